@@ -1,0 +1,93 @@
+"""Start the LiteLLM proxy from `litellm_config.yml`, natively or inside the container.
+
+LiteLLM resolves `os.environ/NAME` only as a whole value, but a route's model id needs the
+inference-profile prefix inside it (`bedrock/converse/${BEDROCK_PROFILE_PREFIX}.anthropic...`).
+So this shim replaces `${NAME}` references with the environment's values, writes the result
+to a runtime directory beside a link to `callbacks/` (LiteLLM loads callbacks relative to the
+config file), and then replaces itself with the LiteLLM CLI. Standard library only: it runs
+in the LiteLLM image as it is.
+
+    python callbacks/proxy_entrypoint.py --config litellm_config.yml [litellm args...]
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+REFERENCE = re.compile(r"\$\{([A-Z][A-Z0-9_]*)\}")
+RUNTIME_DIR_VARIABLE = "LLMOPS_RUNTIME_DIR"
+
+
+class UnsetVariableError(Exception):
+    """The config names `${NAME}` but NAME is not set."""
+
+
+def render(text: str, environ: Mapping[str, str]) -> str:
+    """Replace every `${NAME}` with its value; a missing or empty NAME is an error."""
+
+    def substitute(match: re.Match[str]) -> str:
+        name = match.group(1)
+        value = environ.get(name, "")
+        if not value:
+            raise UnsetVariableError(
+                f"litellm_config.yml uses ${{{name}}} but {name} is not set; set it in .env"
+            )
+        return value
+
+    return REFERENCE.sub(substitute, text)
+
+
+def prepare_runtime_config(config: Path, environ: Mapping[str, str], runtime_dir: Path) -> Path:
+    """Write the rendered config into runtime_dir, with `callbacks` linked beside it."""
+    runtime_dir.mkdir(parents=True, exist_ok=True)
+    rendered = runtime_dir / "litellm_config.yml"
+    rendered.write_text(render(config.read_text(encoding="utf-8"), environ), encoding="utf-8")
+    link = runtime_dir / "callbacks"
+    target = Path(__file__).resolve().parent
+    if link.is_symlink() or link.exists():
+        if link.resolve() == target:
+            return rendered
+        link.unlink()
+    link.symlink_to(target, target_is_directory=True)
+    return rendered
+
+
+def split_config_argument(argv: list[str]) -> tuple[Path, list[str]]:
+    """Take `--config PATH` out of argv; the rest goes to LiteLLM unchanged."""
+    rest: list[str] = []
+    config: Path | None = None
+    args = iter(argv)
+    for arg in args:
+        if arg == "--config":
+            config = Path(next(args, ""))
+        elif arg.startswith("--config="):
+            config = Path(arg.split("=", 1)[1])
+        else:
+            rest.append(arg)
+    if config is None or not config.is_file():
+        raise SystemExit(f"proxy_entrypoint: --config must name an existing file, got {config}")
+    return config, rest
+
+
+def main(argv: list[str]) -> None:
+    config, rest = split_config_argument(argv)
+    runtime_dir = Path(
+        os.environ.get(RUNTIME_DIR_VARIABLE) or tempfile.mkdtemp(prefix="llmops-proxy-")
+    )
+    try:
+        rendered = prepare_runtime_config(config, os.environ, runtime_dir)
+    except UnsetVariableError as error:
+        raise SystemExit(f"proxy_entrypoint: {error}") from None
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    command = [sys.executable, "-m", "litellm.proxy.proxy_cli", "--config", str(rendered), *rest]
+    sys.stdout.flush()
+    os.execv(sys.executable, command)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,86 @@
+"""One terminal through which all output goes: plain when not interactive, NO_COLOR honoured.
+
+Results go to stdout; diagnostics, progress and errors go to stderr, so scripts can
+pipe a command's output and still see what went wrong.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterable, Sequence
+from typing import NoReturn
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .errors import KitError
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+def _console(stderr: bool) -> Console:
+    return Console(
+        stderr=stderr,
+        no_color="NO_COLOR" in os.environ,
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+out = _console(stderr=False)
+err = _console(stderr=True)
+
+
+def interactive() -> bool:
+    """True when stderr is a terminal: spinners and live displays only then."""
+    return err.is_terminal and "CI" not in os.environ
+
+
+def info(message: str) -> None:
+    err.print(message, markup=False)
+
+
+def success(message: str) -> None:
+    err.print(f"[green]✔[/green] {message}" if not err.no_color else f"OK {message}")
+
+
+def warn(message: str) -> None:
+    err.print(f"[yellow]WARN[/yellow] {message}" if not err.no_color else f"WARN {message}")
+
+
+def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
+    grid = Table(title=title, title_justify="left", show_lines=False)
+    for column in columns:
+        grid.add_column(column)
+    for row in rows:
+        grid.add_row(*row)
+    out.print(grid)
+
+
+def abort(message: str, code: int = EXIT_FAILED, *, fix: str | None = None) -> NoReturn:
+    """The one way out with an error: a line with the cause, a line with the fix."""
+    err.print(f"Error: {message}", markup=False)
+    if fix:
+        err.print(f"  fix: {fix}", markup=False)
+    raise typer.Exit(code)
+
+
+def report(error: KitError) -> None:
+    """Print a KitError as cause and fix; the traceback too when LLMOPS_DEBUG is set."""
+    if os.environ.get("LLMOPS_DEBUG"):
+        import traceback
+
+        traceback.print_exception(error, file=sys.stderr)
+    err.print(f"Error: {error.message}", markup=False)
+    if error.fix:
+        err.print(f"  fix: {error.fix}", markup=False)
+
+
+def fail(error: KitError) -> NoReturn:
+    """Inside a command: report the error and exit 1."""
+    report(error)
+    raise typer.Exit(EXIT_FAILED)
