@@ -454,7 +454,7 @@ def load(
     merged: dict[str, str] = {}
     for var in VARIABLES:
         merged[var.name] = var.default
-    merged.update({k: v for k, v in file_values.items()})
+    merged.update(file_values)
     merged.update({k: environ[k] for k in BY_NAME if k in environ})
     for var in VARIABLES:
         if var.derive is not None and not merged.get(var.name):
