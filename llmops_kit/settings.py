@@ -86,13 +86,21 @@ VARIABLES: tuple[Variable, ...] = (
     Variable(
         "BIND_ADDRESS",
         G_STACK,
-        "Address the published ports (Langfuse web, proxy, MinIO S3) bind to. Keep "
-        "127.0.0.1 and use scripts/port-forward.sh; set 0.0.0.0 only behind a firewall.",
+        "Address Langfuse web and the proxy publish their ports on (MinIO's S3 port stays "
+        "on 127.0.0.1). Keep 127.0.0.1 and use scripts/port-forward.sh; set 0.0.0.0 only "
+        "behind a firewall.",
         default="127.0.0.1",
     ),
     Variable("LANGFUSE_WEB_PORT", G_STACK, "Host port of Langfuse web.", "3000", pattern=r"\d+"),
     Variable("LITELLM_PORT", G_STACK, "Host port of the LiteLLM proxy.", "4000", pattern=r"\d+"),
     Variable("MINIO_S3_PORT", G_STACK, "Host port of MinIO's S3 API.", "9090", pattern=r"\d+"),
+    Variable(
+        "LLMOPS_EXTRA_COMPOSE_FILES",
+        G_STACK,
+        "Extra compose files layered over compose/*.yml, separated by the path separator "
+        "(: on Linux and macOS), relative to the repository root: for test beds and local "
+        "overrides. Leave empty for production.",
+    ),
     # -- langfuse web and worker
     Variable(
         "NEXTAUTH_URL",
@@ -197,6 +205,18 @@ VARIABLES: tuple[Variable, ...] = (
         pattern=r"sk-\S+",
     ),
     Variable(
+        "LLMOPS_LITELLM_CONFIG",
+        G_LITELLM,
+        "LiteLLM config the proxy container mounts (relative to the repository root).",
+        "./litellm_config.yml",
+    ),
+    Variable(
+        "LLMOPS_KEYS_FILE",
+        G_LITELLM,
+        "Per-developer keys file (YAML or JSON; see keys.example.yml): each key names the "
+        "user on every trace. Empty: only the master key is accepted.",
+    ),
+    Variable(
         "LITELLM_SALT_KEY",
         G_LITELLM,
         "Encrypts credentials in LiteLLM's database. Generated once; never change it.",
@@ -265,6 +285,12 @@ VARIABLES: tuple[Variable, ...] = (
         "AWS_BEDROCK_RUNTIME_ENDPOINT",
         G_AWS,
         "Override the Bedrock Runtime endpoint (VPC endpoint, or a test double).",
+    ),
+    Variable(
+        "LLMOPS_AWS_DIR",
+        G_AWS,
+        "Host directory mounted read-only as ~/.aws in the proxy container (profiles, SSO). "
+        "Empty: your ~/.aws.",
     ),
 )
 

@@ -1,0 +1,71 @@
+"""End-to-end fixtures: the production compose files on a real Docker engine, with stand-ins.
+
+Every test in tests/e2e is marked `e2e`. Without a reachable engine and compose v2 they are
+skipped with one summary line saying how to run them; in CI (CI=true) every test fails
+instead, so a missing engine never passes as green.
+
+Session fixtures:
+    testbed_image   the stand-in image (tests/e2e/testbed/image.py)
+    stack_env       an isolated stack (tests/e2e/stack.py); `down -v` at the end, whatever
+                    happened
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from llmops_kit.errors import KitError
+from tests.e2e import engine
+from tests.e2e.stack import StackEnv, write_stack_env
+from tests.e2e.testbed.image import HostPaths, ensure_image
+
+__all__ = ["StackEnv"]
+
+E2E_DIR = Path(__file__).resolve().parent
+HOW_TO_RUN = (
+    "e2e tests need a Docker engine and compose v2: run `scripts/run_tests.sh` as root "
+    "(it starts Debian's dockerd), or install docker.io and start the engine"
+)
+
+
+@functools.cache
+def engine_ready() -> bool:
+    return engine.engine_reachable() and engine.compose_version() is not None
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if E2E_DIR in Path(item.path).parents:
+            item.add_marker(pytest.mark.e2e)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Raised here, not in a fixture, the skips fold into one summary line."""
+    if engine_ready():
+        return
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"CI=true and no usable Docker engine: {HOW_TO_RUN}", pytrace=False)
+    pytest.skip(HOW_TO_RUN)
+
+
+@pytest.fixture(scope="session")
+def testbed_image() -> str:
+    return ensure_image()
+
+
+@pytest.fixture(scope="session")
+def stack_env(testbed_image: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackEnv]:
+    stack = write_stack_env(tmp_path_factory.mktemp("stack"), testbed_image, HostPaths.current())
+    try:
+        yield stack
+    finally:
+        try:
+            stack.project.down(volumes=True)
+        except KitError as error:
+            print(f"e2e teardown: `down -v` failed: {error}")
