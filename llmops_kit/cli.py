@@ -57,6 +57,154 @@ def show_config(env_file: EnvFileOption = DEFAULT_ENV_FILE) -> None:
     )
 
 
+# -- the stack's lifecycle: each command's logic lives in llmops_kit/commands/<name>.py
+
+TimeoutOption = Annotated[
+    float,
+    typer.Option(help="Seconds to wait for health before giving up.", min=1),
+]
+ServiceArgument = Annotated[
+    str | None, typer.Argument(help="One service (see `status`); all when omitted.")
+]
+
+
+@app.command()
+def start(env_file: EnvFileOption = DEFAULT_ENV_FILE, timeout: TimeoutOption = 300.0) -> None:
+    """Start Langfuse and the proxy (init first if there is no .env), wait until healthy."""
+    from .commands import start as command
+
+    raise typer.Exit(command.run(env_file, timeout=timeout))
+
+
+@app.command()
+def stop(env_file: EnvFileOption = DEFAULT_ENV_FILE) -> None:
+    """Stop every container; data and containers are kept."""
+    from .commands import stop as command
+
+    raise typer.Exit(command.run(env_file))
+
+
+@app.command()
+def restart(
+    service: ServiceArgument = None,
+    env_file: EnvFileOption = DEFAULT_ENV_FILE,
+    timeout: TimeoutOption = 300.0,
+) -> None:
+    """Restart one service (or all) and wait until it is healthy again."""
+    from .commands import restart as command
+
+    raise typer.Exit(command.run(env_file, service, timeout=timeout))
+
+
+@app.command()
+def down(
+    volumes: Annotated[
+        bool, typer.Option("--volumes", help="Also delete the volumes: ALL Langfuse data.")
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before deleting.")] = False,
+    env_file: EnvFileOption = DEFAULT_ENV_FILE,
+) -> None:
+    """Remove the containers; data is kept unless --volumes (asks first, or --yes)."""
+    from .commands import down as command
+
+    raise typer.Exit(command.run(env_file, volumes=volumes, yes=yes))
+
+
+@app.command()
+def status(env_file: EnvFileOption = DEFAULT_ENV_FILE) -> None:
+    """Show each service's state, health and ports; exit 1 when any is not ready."""
+    from .commands import status as command
+
+    raise typer.Exit(command.run(env_file))
+
+
+@app.command()
+def logs(
+    service: ServiceArgument = None,
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing.")] = False,
+    tail: Annotated[
+        int | None, typer.Option(help="Only the last N lines of each container.", min=0)
+    ] = None,
+    env_file: EnvFileOption = DEFAULT_ENV_FILE,
+) -> None:
+    """Print the services' logs (secrets masked)."""
+    from .commands import logs as command
+
+    raise typer.Exit(command.run(env_file, service, follow=follow, tail=tail))
+
+
+@app.command("update-config")
+def update_config(
+    env_file: EnvFileOption = DEFAULT_ENV_FILE, timeout: TimeoutOption = 300.0
+) -> None:
+    """Validate litellm_config.yml, then recreate only the proxy and wait for its health."""
+    from .commands import update_config as command
+
+    raise typer.Exit(command.run(env_file, timeout=timeout))
+
+
+# -- checks: doctor (llmops_kit/commands/doctor.py) and the end-to-end test script
+
+DoctorConfigOption = Annotated[
+    Path, typer.Option("--config", help="The LiteLLM config the proxy runs.", dir_okay=False)
+]
+
+
+@app.command()
+def doctor(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the findings as JSON.")] = False,
+    no_bedrock_calls: Annotated[
+        bool,
+        typer.Option(
+            "--no-bedrock-calls",
+            help="Skip the per-model Converse call (maxTokens=1), the only check that costs.",
+        ),
+    ] = False,
+    native: Annotated[
+        bool,
+        typer.Option("--native", help="Check the native proxy (`proxy`): no containers."),
+    ] = False,
+    config: DoctorConfigOption = settings.REPO_ROOT / "litellm_config.yml",
+    env_file: EnvFileOption = DEFAULT_ENV_FILE,
+) -> None:
+    """Check containers, .env, network, Langfuse, callback, proxy, Bedrock, host and logs.
+
+    Prints each finding as OK, WARN, FAIL or SKIP with its cause and exact fix. Exit 0 when
+    nothing FAILs (WARN and SKIP are fine), 1 on any FAIL. Never calls LiteLLM's /health.
+    """
+    from .commands import doctor as command
+
+    raise typer.Exit(
+        command.run(
+            env_file,
+            config,
+            as_json_output=as_json,
+            native=native,
+            bedrock_calls=not no_bedrock_calls,
+        )
+    )
+
+
+@app.command("test")
+def run_test_script(
+    models: Annotated[
+        str | None, typer.Option(help="Comma-separated model groups; default: all the proxy has.")
+    ] = None,
+    timeout: Annotated[
+        float, typer.Option(help="Seconds to wait for each trace in Langfuse.", min=1)
+    ] = 120.0,
+    env_file: EnvFileOption = DEFAULT_ENV_FILE,
+) -> None:
+    """Send requests through the proxy and check each arrives in Langfuse as a trace.
+
+    Runs tests/test_litellm_langfuse.py: per model group one streaming and one
+    non-streaming request; checks model, tokens, cost and session. Exit 0 when all pass.
+    """
+    from .commands import test_script as command
+
+    raise typer.Exit(command.run(env_file, models=models, timeout=timeout))
+
+
 @app.command()
 def proxy(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
@@ -88,4 +236,12 @@ def main() -> None:
         app()
     except KitError as error:
         console.report(error)
+        sys.exit(console.EXIT_FAILED)
+    except Exception as error:  # a bug: one line; LLMOPS_DEBUG=1 adds the traceback
+        unexpected = KitError(
+            f"unexpected {type(error).__name__}: {error}",
+            fix="Run again with LLMOPS_DEBUG=1 to see the traceback, and report it.",
+        )
+        unexpected.__cause__ = error
+        console.report(unexpected)
         sys.exit(console.EXIT_FAILED)

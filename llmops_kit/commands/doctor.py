@@ -1,0 +1,52 @@
+"""`doctor`: run every check, print each finding with its fix; exit 1 on any FAIL.
+
+WARN and SKIP do not change the exit code: a warning names something to look at (a backlog
+in flight, a quoted value), not something broken, and scripts need 0 for a working setup.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from rich.text import Text
+
+from .. import console
+from ..doctor import DoctorContext, DoctorOptions, Finding, Status, exit_code, run_checks
+from ..doctor.report import as_json, finding_lines, summary_line
+
+STYLES = {Status.OK: "green", Status.WARN: "yellow", Status.FAIL: "bold red", Status.SKIP: "dim"}
+
+
+def print_finding(finding: Finding) -> None:
+    first, *rest = finding_lines(finding)
+    status = str(finding.status)
+    console.out.print(Text(status, style=STYLES[finding.status]) + first[len(status) :])
+    for line in rest:
+        console.out.print(line, markup=False)
+
+
+def run(
+    env_file: Path, config: Path, *, as_json_output: bool, native: bool, bedrock_calls: bool
+) -> int:
+    options = DoctorOptions(
+        env_path=env_file, config_path=config, native=native, bedrock_calls=bedrock_calls
+    )
+    mode = "native" if native else "docker"
+    ctx = DoctorContext(options)
+    try:
+        if as_json_output:
+            findings = run_checks(ctx)
+            console.out.print(json.dumps(as_json(findings, mode=mode), indent=2), markup=False)
+        else:
+            where = (
+                "the native proxy"
+                if native
+                else f"the Docker stack {ctx.settings['COMPOSE_PROJECT_NAME']!r}"
+            )
+            console.info(f"doctor: checking {where} with {env_file} and {config}")
+            findings = run_checks(ctx, on_finding=print_finding)
+            console.out.print(summary_line(findings), markup=False)
+    finally:
+        ctx.close()
+    return exit_code(findings)

@@ -1,0 +1,254 @@
+"""`start`: pre-flight failures stop it before anything starts; success prints where to go.
+
+Docker is the recording stand-in answering with what the real CLI prints; ports, the .env
+file and litellm_config.yml are real.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from llmops_kit import compose, settings
+from tests.unit.cli_harness import SERVICES, Kit, config_model, make_kit, ps_line
+
+DEAD_ENGINE = (
+    "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. "
+    "Is the docker daemon running?\n"
+)
+GIB = 1024**3
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def kit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Kit:
+    kit = make_kit(tmp_path, monkeypatch)
+    kit.set(
+        COMPOSE_PROJECT_NAME="kit",
+        LANGFUSE_WEB_PORT=str(free_port()),
+        LITELLM_PORT=str(free_port()),
+        MINIO_S3_PORT=str(free_port()),
+    )
+    settings.init_env(kit.env_file)
+    data_root = tmp_path / "docker-data"
+    data_root.mkdir()
+    engine_info(kit, memory=8 * GIB, data_root=data_root)
+    kit.docker.reply("compose", "version", "--short", stdout="2.40.3\n")
+    kit.docker.reply("compose", "config", "--format", "json", stdout=config_model(ports(kit)))
+    kit.docker.reply("compose", "config", "--services", stdout="\n".join(SERVICES) + "\n")
+    kit.docker.reply("compose", "ps", stdout="")
+    kit.docker.reply("compose", "up")
+    return kit
+
+
+def engine_info(kit: Kit, *, memory: int, data_root: Path) -> None:
+    info = {"ServerVersion": "20.10.24+dfsg1", "MemTotal": memory, "DockerRootDir": str(data_root)}
+    kit.docker.reply("info", stdout=json.dumps(info) + "\n")
+
+
+def ports(kit: Kit) -> dict[str, tuple[str, int, int]]:
+    resolved = kit.settings()
+    return {
+        "langfuse-web": ("127.0.0.1", int(resolved["LANGFUSE_WEB_PORT"]), 3000),
+        "litellm": ("127.0.0.1", int(resolved["LITELLM_PORT"]), 4000),
+        "minio": ("127.0.0.1", int(resolved["MINIO_S3_PORT"]), 9000),
+    }
+
+
+@pytest.fixture
+def listener() -> Iterator[socket.socket]:
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        yield held
+
+
+def this_process() -> str:
+    return f"{Path('/proc/self/comm').read_text().strip()} (pid {os.getpid()})"
+
+
+def test_an_unreachable_engine_is_reported_with_how_to_start_it(kit: Kit) -> None:
+    kit.docker.reply("info", stdout='{"ID":"","ServerVersion":""}\n', stderr=DEAD_ENGINE, exit=1)
+    outcome = kit.run("start")
+    assert outcome.code == 1
+    assert outcome.stderr.splitlines() == [
+        "Error: the Docker engine is not reachable: Cannot connect to the Docker daemon at "
+        "unix:///var/run/docker.sock. Is the docker daemon running?",
+        f"  fix: {compose.ENGINE_FIX}",
+        "pre-flight found 1 problem(s); nothing was started",
+    ]
+    assert kit.compose_calls("up") == []
+
+
+def test_a_taken_port_is_reported_with_its_holder_before_anything_starts(
+    kit: Kit, listener: socket.socket
+) -> None:
+    port = listener.getsockname()[1]
+    kit.set(LITELLM_PORT=str(port))
+    kit.docker.reply("compose", "config", "--format", "json", stdout=config_model(ports(kit)))
+    outcome = kit.run("start")
+    assert outcome.code == 1
+    assert outcome.stderr.splitlines() == [
+        f"Error: port 127.0.0.1:{port} (litellm, LITELLM_PORT) is already taken by "
+        f"{this_process()}",
+        f"  fix: Stop what holds it, or set LITELLM_PORT to a free port in {kit.env_file}.",
+        "pre-flight found 1 problem(s); nothing was started",
+    ]
+    assert kit.compose_calls("up") == []
+
+
+def test_too_little_memory_is_reported_with_what_was_measured(kit: Kit, tmp_path: Path) -> None:
+    engine_info(kit, memory=2 * GIB, data_root=tmp_path)
+    outcome = kit.run("start")
+    assert outcome.stderr.splitlines()[:2] == [
+        "Error: Docker has 2.0 GiB of memory; Langfuse needs at least 4 GiB",
+        "  fix: Give Docker more memory (Docker Desktop: Settings > Resources) or use a larger "
+        "machine.",
+    ]
+    assert outcome.code == 1
+
+
+def test_an_invalid_litellm_config_is_reported_before_anything_starts(
+    kit: Kit, tmp_path: Path
+) -> None:
+    config = tmp_path / "broken.yml"
+    config.write_text("model_list:\n  - model_name: [unclosed\n")
+    kit.set(LLMOPS_LITELLM_CONFIG=str(config))
+    outcome = kit.run("start")
+    assert outcome.stderr.splitlines() == [
+        f"Error: {config} is not valid YAML at line 3",
+        "  fix: Correct the indentation or quoting there.",
+        "pre-flight found 1 problem(s); nothing was started",
+    ]
+    assert kit.compose_calls("up") == []
+
+
+def test_compose_files_that_do_not_resolve_are_reported(kit: Kit) -> None:
+    kit.docker.reply(
+        "compose",
+        "config",
+        "--format",
+        "json",
+        stderr="required variable SALT is missing a value: is not set; "
+        "run python manage_langfuse.py init\n",
+        exit=15,
+    )
+    outcome = kit.run("start")
+    assert outcome.stderr.splitlines()[:2] == [
+        "Error: compose cannot resolve the stack: required variable SALT is missing a value: "
+        "is not set; run python manage_langfuse.py init",
+        "  fix: Run `python manage_langfuse.py init`, then correct what the line names.",
+    ]
+
+
+def test_every_problem_is_reported_at_once(
+    kit: Kit, listener: socket.socket, tmp_path: Path
+) -> None:
+    kit.docker.reply("info", stdout='{"ID":"","ServerVersion":""}\n', stderr=DEAD_ENGINE, exit=1)
+    port = listener.getsockname()[1]
+    kit.set(LANGFUSE_WEB_PORT=str(port), AWS_REGION="eu-west-1")
+    kit.docker.reply("compose", "config", "--format", "json", stdout=config_model(ports(kit)))
+    outcome = kit.run("start")
+    errors = [line for line in outcome.stderr.splitlines() if line.startswith("Error: ")]
+    assert len(errors) == 3
+    assert errors[0].startswith("Error: the Docker engine is not reachable: ")
+    assert errors[1].startswith(f"Error: port 127.0.0.1:{port} (langfuse-web, LANGFUSE_WEB_PORT) ")
+    assert errors[2].startswith("Error: BEDROCK_PROFILE_PREFIX=us serves us-* ")
+    assert outcome.stderr.splitlines()[-1] == "pre-flight found 3 problem(s); nothing was started"
+
+
+def test_start_writes_env_first_when_there_is_none(kit: Kit) -> None:
+    kit.env_file.unlink()
+    kit.docker.reply("info", stdout='{"ID":"","ServerVersion":""}\n', stderr=DEAD_ENGINE, exit=1)
+    outcome = kit.run("start")
+    first = outcome.stderr.splitlines()[0]
+    assert first.startswith(f"OK no .env yet: wrote {kit.env_file} (mode 0600), ")
+    assert (kit.env_file.stat().st_mode & 0o777) == 0o600
+
+
+TWO_ROUTES = """\
+model_list:
+  - model_name: claude-sonnet-4-6
+    litellm_params:
+      model: bedrock/converse/${BEDROCK_PROFILE_PREFIX}.anthropic.claude-sonnet-4-6
+      aws_region_name: os.environ/AWS_REGION
+  - model_name: claude-haiku-4-5
+    litellm_params:
+      model: bedrock/converse/${BEDROCK_PROFILE_PREFIX}.anthropic.claude-haiku-4-5-20251001-v1:0
+      aws_region_name: os.environ/AWS_REGION
+"""
+
+
+def test_start_brings_the_stack_up_then_says_where_everything_is(kit: Kit, tmp_path: Path) -> None:
+    config = tmp_path / "litellm_config.yml"
+    config.write_text(TWO_ROUTES)
+    kit.set(LLMOPS_LITELLM_CONFIG=str(config))
+    kit.docker.reply("compose", "up", stderr=" Container kit-redis-1  Started\n")
+    kit.docker.reply("compose", "ps", stdout="\n".join(ps_line(s) for s in SERVICES) + "\n")
+    outcome = kit.run("start")
+    resolved = kit.settings()
+    key = resolved["LITELLM_MASTER_KEY"]
+    assert outcome.code == 0
+    assert kit.compose_calls("up")[0][-2:] == ["up", "--detach"]
+    assert outcome.stdout == EXPECTED_SUMMARY.format(
+        web=resolved["LANGFUSE_WEB_PORT"], proxy=resolved["LITELLM_PORT"], key_end=key[-4:]
+    )
+
+
+def test_start_never_prints_the_key_or_the_password(kit: Kit) -> None:
+    kit.docker.reply("compose", "ps", stdout="\n".join(ps_line(s) for s in SERVICES) + "\n")
+    outcome = kit.run("start")
+    resolved = kit.settings()
+    assert outcome.code == 0
+    for secret in ("LITELLM_MASTER_KEY", "LANGFUSE_INIT_USER_PASSWORD"):
+        assert resolved[secret] not in outcome.stdout + outcome.stderr
+
+
+def test_start_fails_with_the_last_logs_when_health_is_not_reached(kit: Kit) -> None:
+    lines = [ps_line(s) for s in SERVICES if s != "litellm"]
+    lines.append(ps_line("litellm", state="restarting", health=""))
+    kit.docker.reply("compose", "ps", stdout="\n".join(lines) + "\n")
+    kit.docker.reply("compose", "logs", stdout="litellm-1  | Exception: no config\n")
+    outcome = kit.run("start", "--timeout", "1")
+    assert outcome.code == 1
+    assert outcome.stderr.splitlines()[-4:] == [
+        "Error: not healthy after 1 s: litellm (restarting)",
+        "  last 20 log lines of litellm:",
+        "    litellm-1  | Exception: no config",
+        "  fix: Read the full log with `python manage_langfuse.py logs litellm`; a slow machine "
+        "may need a longer --timeout.",
+    ]
+
+
+# Ephemeral ports always have five digits, so the table's width is fixed.
+EXPECTED_SUMMARY = """\
+The stack is up
+┏━━━━━━━━━━━━━━━━┳━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━┓
+┃ what           ┃ where                                        ┃
+┡━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━┩
+│ Langfuse       │ http://localhost:{web}                       │
+│   login e-mail │ admin@llmops.dev                             │
+│   password     │ ***  (grep LANGFUSE_INIT_USER_PASSWORD .env) │
+│ LiteLLM proxy  │ http://localhost:{proxy}                       │
+└────────────────┴──────────────────────────────────────────────┘
+Cline: Settings > API Configuration
+┏━━━━━━━━━━━━━━┳━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━┓
+┃ setting      ┃ value                                    ┃
+┡━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━┩
+│ API Provider │ LiteLLM                                  │
+│ Base URL     │ http://localhost:{proxy}                   │
+│ API Key      │ sk-…{key_end}  (grep LITELLM_MASTER_KEY .env) │
+│ Model ID     │ claude-sonnet-4-6                        │
+│              │ claude-haiku-4-5                         │
+└──────────────┴──────────────────────────────────────────┘
+"""
