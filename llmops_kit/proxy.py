@@ -17,7 +17,6 @@ from .errors import ConfigError
 from .settings import REPO_ROOT, Settings
 
 ENTRYPOINT = REPO_ROOT / "callbacks" / "proxy_entrypoint.py"
-DEFAULT_CONFIG = REPO_ROOT / "litellm_config.yml"
 NATIVE_DATA_DIR = REPO_ROOT / "data" / "native-proxy"
 STOP_GRACE_SECONDS = 15
 
@@ -32,6 +31,10 @@ def proxy_environment(settings: Settings, environ: Mapping[str, str]) -> dict[st
     env = {k: v for k, v in settings.items() if v}
     env.update(environ)
     env.pop("DATABASE_URL", None)
+    keys_file = env.get("LLMOPS_KEYS_FILE")
+    if keys_file:
+        # Relative to the .env file's folder, as validation and compose read it.
+        env["LLMOPS_KEYS_FILE"] = str((settings.root / keys_file).resolve())
     env.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     env.setdefault("LLMOPS_RUNTIME_DIR", str(NATIVE_DATA_DIR / "runtime"))
     env.setdefault("LLMOPS_SPOOL_DIR", str(NATIVE_DATA_DIR / "spool"))
