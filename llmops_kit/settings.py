@@ -267,6 +267,48 @@ VARIABLES: tuple[Variable, ...] = (
         "default",
         pattern=r"[a-z0-9_-]{1,40}",
     ),
+    # -- callback (callbacks/settings.py reads these inside the proxy)
+    Variable(
+        "LLMOPS_LOG_INPUT",
+        G_CALLBACK,
+        "Which request messages are logged: delta (only those new since the session's "
+        "previous request; Cline resends the whole history every turn), full, or off.",
+        "delta",
+        pattern=r"full|delta|off",
+    ),
+    Variable(
+        "LLMOPS_LOG_OUTPUT", G_CALLBACK, "Log model answers: on or off.", "on", pattern="on|off"
+    ),
+    Variable(
+        "LLMOPS_SPOOL_MAX_MB",
+        G_CALLBACK,
+        "Cap of the spool of undelivered traces, in MB. When full, new traces are kept "
+        "without input and output; beyond that they are dropped (both counted in `status`).",
+        "512",
+        pattern=r"\d+",
+    ),
+    Variable(
+        "LLMOPS_EXPORT_TIMEOUT_SECONDS",
+        G_CALLBACK,
+        "How long one export to Langfuse may wait for an answer.",
+        "30",
+        pattern=r"\d+(\.\d+)?",
+    ),
+    Variable(
+        "LLMOPS_EXPORT_MAX_BACKOFF_SECONDS",
+        G_CALLBACK,
+        "Longest pause between export retries while Langfuse is down or refusing.",
+        "60",
+        pattern=r"\d+(\.\d+)?",
+    ),
+    Variable(
+        "LLMOPS_IN_DOUBT_SETTLE_SECONDS",
+        G_CALLBACK,
+        "After an export got no answer, wait this long before asking Langfuse's read API "
+        "whether it arrived (Langfuse needs 15-30 s to make new data readable).",
+        "60",
+        pattern=r"\d+(\.\d+)?",
+    ),
     # -- aws
     Variable("AWS_REGION", G_AWS, "Bedrock region.", "us-east-1", pattern=r"[a-z]{2}(-[a-z]+)+-\d"),
     Variable(

@@ -1,0 +1,24 @@
+"""The kit's LiteLLM logging callback: every proxied request becomes one Langfuse v4 trace.
+
+LiteLLM loads `langfuse_v4.py` by file path (`callbacks: ["callbacks.langfuse_v4.handler"]`),
+which imports this directory as a package under a private name. The pieces, each in its room:
+
+    langfuse_v4.py  the file LiteLLM loads: the bootstrap, and `handler`
+    hook.py         LiteLLM's CustomLogger: which LiteLLM hook reports what; never raises
+    extract.py      LiteLLM's hook arguments -> plain records of a request and an attempt
+    recorder.py     the request path: choose input per mode, redact, map, spool, wake the worker
+    sessions.py     session id derivation and the per-session input delta
+    redact.py       secrets -> placeholders naming their kind (redact_patterns.py: the kinds)
+    mapping.py      requests and attempts -> OTLP spans with Langfuse attributes
+    otlp.py         OTLP/JSON encoding: attribute values, the export request envelope
+    spool.py        the durable SQLite (WAL) spool shared by every proxy worker process
+    exporter.py     one OTLP/HTTP export and one read-API lookup; the retry policy as data
+    worker.py       the background thread that drains the spool, exactly once
+    runtime.py      wires the pieces from the environment, once per process
+    settings.py     the environment variables it reads
+    health.py       backlog, ages and counters for `status` and `doctor` (also a script)
+
+auth.py, fallback_policy.py and proxy_entrypoint.py live here too, for the same reason (the
+proxy loads them beside its config), but stand alone. Only the standard library and what the
+LiteLLM image ships are imported: nothing from llmops_kit, and not the Langfuse SDK.
+"""

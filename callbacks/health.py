@@ -1,0 +1,88 @@
+"""The spool's health as JSON, for `status` and `doctor`: backlog, ages, counters, last error.
+
+Runs as a script inside the proxy container, where the spool volume is:
+
+    python /app/config/callbacks/health.py [SPOOL_DIR]      (default: $LLMOPS_SPOOL_DIR)
+
+and is imported by spool.py. Standard library only and no package-relative import, so
+both work. Opens the database read-only: reading never disturbs the proxy's writers.
+Exit code 0 with the JSON on stdout; 1 with a one-line reason on stderr when there is no
+spool to read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+SPOOL_FILE_NAME = "spool.db"
+IN_DOUBT = "in_doubt"
+COUNTERS = (
+    "delivered",
+    "export_failures",
+    "dropped_bodies",
+    "dropped_spans",
+    "rejected",
+    "in_doubt_found",
+    "in_doubt_resent",
+)
+
+
+def read_health(db: sqlite3.Connection, now: float) -> dict[str, Any]:
+    """Backlog, oldest age, counters and last error, as plain JSON-ready values."""
+    spans, oldest = db.execute("SELECT COUNT(*), MIN(created) FROM spans").fetchone()
+    in_doubt = db.execute("SELECT COUNT(*) FROM spans WHERE state = ?", (IN_DOUBT,)).fetchone()[0]
+    counters = dict(db.execute("SELECT name, value FROM counters").fetchall())
+    rows = db.execute("SELECT name, value, at FROM notes").fetchall()
+    notes = {name: (value, at) for name, value, at in rows}
+    last_error = notes.get("last_error")
+    last_delivery = notes.get("last_delivery")
+    return {
+        "backlog_spans": spans,
+        "backlog_bytes": counters.get("bytes", 0),
+        "in_doubt_spans": in_doubt,
+        "oldest_age_seconds": _age(now, oldest),
+        **{name: counters.get(name, 0) for name in COUNTERS},
+        "last_error": last_error[0] if last_error else None,
+        "last_error_age_seconds": _age(now, last_error[1]) if last_error else None,
+        "last_delivery_age_seconds": _age(now, last_delivery[1]) if last_delivery else None,
+    }
+
+
+def _age(now: float, then: float | None) -> float | None:
+    return None if then is None else round(max(0.0, now - then), 3)
+
+
+def read_spool_health(spool_dir: Path) -> dict[str, Any]:
+    """Open `spool_dir/spool.db` read-only and report; FileNotFoundError when absent."""
+    path = spool_dir / SPOOL_FILE_NAME
+    if not path.is_file():
+        raise FileNotFoundError(f"no spool at {path}")
+    db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=10)
+    try:
+        return {"spool": str(path), **read_health(db, time.time())}
+    finally:
+        db.close()
+
+
+def main(argv: list[str]) -> int:
+    spool_dir = argv[0] if argv else os.environ.get("LLMOPS_SPOOL_DIR", "")
+    if not spool_dir:
+        print("health.py: give the spool directory or set LLMOPS_SPOOL_DIR", file=sys.stderr)
+        return 1
+    try:
+        report = read_spool_health(Path(spool_dir))
+    except (FileNotFoundError, sqlite3.Error) as problem:
+        print(f"health.py: {problem}", file=sys.stderr)
+        return 1
+    print(json.dumps(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,206 @@
+"""The request path: choose what to log, redact it, map it to spans, spool them, wake the worker.
+
+Called by the hook for each finished attempt and for each request that failed as a whole.
+Nothing here touches the network: the spans are on disk when a call returns, and the worker
+thread sends them later. Per-request state (which attempts were recorded, whether a fallback
+happened, whether the root span was written) is kept in a bounded map, so that LiteLLM
+reporting one failed attempt through two hooks still yields one generation.
+
+Redaction happens before anything is spooled: message bodies, outputs and error messages
+all pass through the redactor; only metadata the kit itself chose (names, ids, counts)
+bypasses it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from . import mapping
+from .extract import Attempt, AttemptError, Request
+from .sessions import InputLog, InputSelection, session_id
+from .settings import CallbackSettings
+from .spool import AppendResult, SpanRow, Spool
+
+MAX_TRACKED_REQUESTS = 10_000
+
+
+class Redactor(Protocol):
+    def redact(self, value: Any) -> tuple[Any, Mapping[str, int]]: ...
+
+
+@dataclass
+class _RequestState:
+    first_start: float
+    attempt_started: float | None = None
+    recorded: set[tuple[str, int, int]] = field(default_factory=set)
+    fallback: bool = False
+    root_written: bool = False
+
+
+@dataclass
+class _Redacted:
+    """Values passed through the redactor, with the count of what it replaced, by kind."""
+
+    redactor: Redactor
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def __call__(self, value: Any) -> Any:
+        if value is None:
+            return None
+        cleaned, counts = self.redactor.redact(value)
+        for kind, count in counts.items():
+            self.counts[kind] = self.counts.get(kind, 0) + count
+        return cleaned
+
+
+class Recorder:
+    """Turns hook events into spooled spans. Thread-safe; the hook never waits on the network."""
+
+    def __init__(
+        self,
+        settings: CallbackSettings,
+        spool: Spool,
+        redactor: Redactor,
+        *,
+        wake: Callable[[], None],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._settings = settings
+        self._spool = spool
+        self._redactor = redactor
+        self._wake = wake
+        self._clock = clock
+        self._inputs = InputLog()
+        self._requests: OrderedDict[str, _RequestState] = OrderedDict()
+        self._lock = threading.Lock()
+
+    # -- request state -----------------------------------------------------------------------
+
+    def _state(self, call_id: str, start: float) -> _RequestState:
+        """Caller holds the lock."""
+        state = self._requests.get(call_id)
+        if state is None:
+            state = self._requests[call_id] = _RequestState(first_start=start)
+            while len(self._requests) > MAX_TRACKED_REQUESTS:
+                self._requests.popitem(last=False)
+        return state
+
+    def attempt_started(self, call_id: str) -> None:
+        """The router is about to call a route for this request."""
+        now = self._clock()
+        with self._lock:
+            self._state(call_id, now).attempt_started = now
+
+    def started_at(self, call_id: str) -> float | None:
+        """When the router started the current attempt of this request, if seen."""
+        with self._lock:
+            state = self._requests.get(call_id)
+            return state.attempt_started if state else None
+
+    # -- events ------------------------------------------------------------------------------
+
+    def record_attempt(self, attempt: Attempt, *, final: bool) -> AppendResult | None:
+        """One finished attempt -> its generation; `final` (a success) adds the root span."""
+        call_id = attempt.request.call_id
+        with self._lock:
+            state = self._state(call_id, attempt.start)
+            if attempt.key in state.recorded:
+                return None
+            state.recorded.add(attempt.key)
+            state.first_start = min(state.first_start, attempt.start)
+            state.fallback = state.fallback or attempt.fallback > 0
+            write_root = final and not state.root_written
+            state.root_written = state.root_written or write_root
+            fallback, first_start = state.fallback, state.first_start
+        request = attempt.request
+        session = session_id(request.explicit_session, request.user_id, request.messages)
+        fields = mapping.trace_fields(
+            request,
+            session_id=session,
+            environment=self._settings.environment,
+            fallback=fallback,
+        )
+        redacted = _Redacted(self._redactor)
+        selection = self._select_input(session, request)
+        output = redacted(attempt.output) if self._settings.log_output else None
+        status = redacted(attempt.error.describe()) if attempt.error else None
+        generation = mapping.generation_span(
+            attempt,
+            fields,
+            input_messages=redacted(selection.messages) if selection else None,
+            output=output,
+            status_message=status,
+            metadata={
+                "input_mode": self._settings.log_input,
+                "input_omitted_messages": selection.omitted if selection else None,
+                "redacted": dict(redacted.counts) or None,
+            },
+        )
+        spans = [generation]
+        if write_root:
+            spans.append(
+                mapping.root_span(
+                    fields,
+                    start=request.received_at or first_start,
+                    end=attempt.end,
+                    input_message=self._last_message(request, redacted),
+                    output=output,
+                    error=None,
+                    status_message=None,
+                )
+            )
+        return self._store(fields, spans)
+
+    def record_request_failure(self, request: Request, error: AttemptError) -> AppendResult | None:
+        """The client got an error: the root span says which, at level ERROR."""
+        now = self._clock()
+        with self._lock:
+            state = self._state(request.call_id, request.received_at or now)
+            if state.root_written:
+                return None
+            state.root_written = True
+            fallback, first_start = state.fallback, state.first_start
+        session = session_id(request.explicit_session, request.user_id, request.messages)
+        fields = mapping.trace_fields(
+            request,
+            session_id=session,
+            environment=self._settings.environment,
+            fallback=fallback,
+        )
+        redacted = _Redacted(self._redactor)
+        root = mapping.root_span(
+            fields,
+            start=request.received_at or first_start,
+            end=now,
+            input_message=self._last_message(request, redacted),
+            output=None,
+            error=error,
+            status_message=redacted(error.describe()),
+        )
+        return self._store(fields, [root])
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def _select_input(self, session: str | None, request: Request) -> InputSelection | None:
+        mode = self._settings.log_input
+        if mode == "off":
+            return None
+        if mode == "delta":
+            return self._inputs.select(session, request.call_id, request.messages)
+        return InputSelection(list(request.messages), 0)
+
+    def _last_message(self, request: Request, redacted: _Redacted) -> Any:
+        if self._settings.log_input == "off" or not request.messages:
+            return None
+        return redacted(request.messages[-1])
+
+    def _store(self, fields: mapping.TraceFields, spans: list[dict[str, Any]]) -> AppendResult:
+        rows = [SpanRow(fields.trace_id, s["spanId"], s) for s in spans]
+        result = self._spool.append(rows)
+        self._wake()
+        return result

@@ -1,0 +1,358 @@
+"""The durable spool: every span waits here, in SQLite (WAL), until Langfuse acknowledged it.
+
+Shared by all proxy worker processes on one volume. A process claims rows inside
+`BEGIN IMMEDIATE` (SQLite's write lock), stamping `claimed_by` and `claim_expiry`, so two
+processes never send the same row at once. Rows leave only on acknowledgement (or a stated
+drop, counted). A claim that outlives its lease, or whose owner process is gone, may have
+been sent already: such rows become *in doubt* and are checked against Langfuse's read API
+before they are sent again (see worker.py), because Langfuse v4 keeps a span sent twice.
+
+Size cap, measured in stored (compressed) bytes: a span that would push the spool over
+`max_bytes` is stored without its input and output (metadata, usage and cost kept;
+counted as `dropped_bodies`); if even that does not fit it is not stored (`dropped_spans`).
+What is already spooled is never evicted: the oldest data is the data closest to delivery.
+
+Durability: WAL with `synchronous=FULL`, so an appended span survives SIGKILL and power loss.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+import threading
+import time
+import zlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .health import IN_DOUBT, SPOOL_FILE_NAME, read_health
+from .otlp import dumps
+
+READY = "ready"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS spans (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    trace_id TEXT NOT NULL,
+    span_id TEXT NOT NULL,
+    body BLOB NOT NULL,
+    size INTEGER NOT NULL,
+    stored INTEGER NOT NULL,
+    created REAL NOT NULL,
+    state TEXT NOT NULL DEFAULT 'ready',
+    not_before REAL NOT NULL DEFAULT 0,
+    claimed_by TEXT,
+    claimed_at REAL,
+    claim_expiry REAL
+);
+CREATE INDEX IF NOT EXISTS spans_due ON spans (state, claimed_by, not_before, id);
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS notes (name TEXT PRIMARY KEY, value TEXT NOT NULL, at REAL NOT NULL);
+"""
+
+
+@dataclass(frozen=True)
+class SpanRow:
+    """A span to spool, with the ids the in-doubt check looks up."""
+
+    trace_id: str
+    span_id: str
+    span: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A spooled span this process holds a claim on."""
+
+    id: int
+    trace_id: str
+    span_id: str
+    span: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class AppendResult:
+    stored: int
+    without_bodies: int
+    dropped: int
+
+
+def owner_id() -> str:
+    """`host:pid:nonce`: unique per process, and says on which host which process holds it."""
+    return f"{socket.gethostname()}:{os.getpid()}:{os.urandom(4).hex()}"
+
+
+def _owner_is_gone(owner: str, me: str) -> bool:
+    """True only when the owner ran on this host and its process no longer exists (or this
+    process now has its pid: a container restarted with the same hostname and pids)."""
+    host, _, rest = owner.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    if int(pid_text) == os.getpid():
+        return owner != me
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+class Spool:
+    """The spool file in `directory`; safe to use from several threads and processes."""
+
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        max_bytes: int,
+        shrink: Callable[[Mapping[str, Any]], Mapping[str, Any]],
+        settle_seconds: float,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self.path = directory / SPOOL_FILE_NAME
+        self.max_bytes = max_bytes
+        self.settle_seconds = settle_seconds
+        self._shrink = shrink
+        self._clock = clock
+        self._local = threading.local()
+        self._connection().executescript(_SCHEMA)
+
+    # -- connections -------------------------------------------------------------------------
+
+    def _connection(self) -> sqlite3.Connection:
+        """One connection per thread and process (SQLite connections must not cross a fork)."""
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is None or getattr(self._local, "pid", None) != os.getpid():
+            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            self._local.db, self._local.pid = db, os.getpid()
+        return db
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        db = self._connection()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def append(self, rows: Sequence[SpanRow]) -> AppendResult:
+        """Store `rows` in one transaction, applying the size cap (module docstring)."""
+        now = self._clock()
+        stored = without_bodies = dropped = 0
+        with self._transaction() as db:
+            total = _counter(db, "bytes")
+            for row in rows:
+                text = dumps(row.span).encode("utf-8")
+                body = zlib.compress(text, 1)
+                if total + len(body) > self.max_bytes:
+                    text = dumps(self._shrink(row.span)).encode("utf-8")
+                    body = zlib.compress(text, 1)
+                    if total + len(body) > self.max_bytes:
+                        dropped += 1
+                        continue
+                    without_bodies += 1
+                db.execute(
+                    "INSERT INTO spans (trace_id, span_id, body, size, stored, created)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    (row.trace_id, row.span_id, body, len(text), len(body), now),
+                )
+                total += len(body)
+                stored += 1
+            _set_counter(db, "bytes", total)
+            _add(db, "dropped_bodies", without_bodies)
+            _add(db, "dropped_spans", dropped)
+        return AppendResult(stored, without_bodies, dropped)
+
+    # -- claiming ----------------------------------------------------------------------------
+
+    def claim(
+        self, owner: str, *, state: str, lease: float, max_bytes: int, max_spans: int
+    ) -> list[Claimed]:
+        """Claim due rows in `state`, oldest first, up to `max_bytes` of uncompressed JSON."""
+        now = self._clock()
+        with self._transaction() as db:
+            self._expire_claims(db, now, owner)
+            candidates = db.execute(
+                "SELECT id, trace_id, span_id, body, size FROM spans"
+                " WHERE state = ? AND claimed_by IS NULL AND not_before <= ?"
+                " ORDER BY id LIMIT ?",
+                (state, now, max_spans),
+            ).fetchall()
+            chosen: list[tuple[int, str, str, bytes, int]] = []
+            budget = 0
+            for candidate in candidates:
+                if chosen and budget + candidate[4] > max_bytes:
+                    break
+                chosen.append(candidate)
+                budget += candidate[4]
+            db.executemany(
+                "UPDATE spans SET claimed_by = ?, claimed_at = ?, claim_expiry = ? WHERE id = ?",
+                [(owner, now, now + lease, c[0]) for c in chosen],
+            )
+        return [
+            Claimed(id_, trace, span, json.loads(zlib.decompress(body)))
+            for id_, trace, span, body, _ in chosen
+        ]
+
+    def _expire_claims(self, db: sqlite3.Connection, now: float, me: str) -> None:
+        """Claims past their lease, or held by a process that is gone, turn in doubt."""
+        owners = [
+            owner
+            for (owner, expiry) in db.execute(
+                "SELECT claimed_by, MIN(claim_expiry) FROM spans"
+                " WHERE claimed_by IS NOT NULL GROUP BY claimed_by"
+            )
+            if expiry < now or _owner_is_gone(owner, me)
+        ]
+        for owner in owners:
+            db.execute(
+                "UPDATE spans SET state = ?, not_before = claimed_at + ?,"
+                " claimed_by = NULL, claimed_at = NULL, claim_expiry = NULL"
+                " WHERE claimed_by = ?",
+                (IN_DOUBT, self.settle_seconds, owner),
+            )
+
+    # -- settling claims ---------------------------------------------------------------------
+
+    def acknowledge(self, owner: str, ids: Sequence[int]) -> int:
+        """Langfuse accepted these rows: remove them and count them delivered."""
+        return self._remove(owner, ids, ("delivered",), note=("last_delivery", ""))
+
+    def found_delivered(self, owner: str, ids: Sequence[int]) -> int:
+        """In-doubt rows the read API shows as present: remove them, count them delivered."""
+        return self._remove(owner, ids, ("delivered", "in_doubt_found"), note=("last_delivery", ""))
+
+    def reject(self, owner: str, ids: Sequence[int], reason: str) -> int:
+        """Rows Langfuse refuses for good (malformed, too large even when shrunk)."""
+        return self._remove(owner, ids, ("rejected",), note=("last_error", reason))
+
+    def retry_later(self, owner: str, ids: Sequence[int], not_before: float) -> None:
+        """Not delivered for sure (refused connection, error status): back to ready."""
+        self._release(owner, ids, READY, not_before)
+
+    def mark_in_doubt(self, owner: str, ids: Sequence[int], sent_at: float) -> None:
+        """Sent, but no answer came back: check before sending again."""
+        self._release(owner, ids, IN_DOUBT, sent_at + self.settle_seconds)
+
+    def resend(self, owner: str, ids: Sequence[int]) -> None:
+        """In-doubt rows the read API does not show: ready to send again, now."""
+        self._release(owner, ids, READY, 0.0, counter="in_doubt_resent")
+
+    def recheck_later(self, owner: str, ids: Sequence[int], not_before: float) -> None:
+        """The read API could not answer: the rows stay in doubt."""
+        self._release(owner, ids, IN_DOUBT, not_before)
+
+    def replace(self, owner: str, row_id: int, span: Mapping[str, Any]) -> None:
+        """Store a smaller version of a claimed span (after a 413)."""
+        text = dumps(span).encode("utf-8")
+        body = zlib.compress(text, 1)
+        with self._transaction() as db:
+            old = db.execute(
+                "SELECT stored FROM spans WHERE id = ? AND claimed_by = ?", (row_id, owner)
+            ).fetchone()
+            if old is None:
+                return
+            db.execute(
+                "UPDATE spans SET body = ?, size = ?, stored = ? WHERE id = ?",
+                (body, len(text), len(body), row_id),
+            )
+            _add(db, "bytes", len(body) - old[0])
+
+    def _remove(
+        self,
+        owner: str,
+        ids: Sequence[int],
+        counters: tuple[str, ...],
+        note: tuple[str, str],
+    ) -> int:
+        with self._transaction() as db:
+            marks = ",".join("?" * len(ids))
+            freed, count = db.execute(
+                f"SELECT COALESCE(SUM(stored), 0), COUNT(*) FROM spans"
+                f" WHERE claimed_by = ? AND id IN ({marks})",
+                (owner, *ids),
+            ).fetchone()
+            db.execute(f"DELETE FROM spans WHERE claimed_by = ? AND id IN ({marks})", (owner, *ids))
+            _add(db, "bytes", -freed)
+            for counter in counters:
+                _add(db, counter, count)
+            if count:
+                _note(db, *note, self._clock())
+        return int(count)
+
+    def _release(
+        self,
+        owner: str,
+        ids: Sequence[int],
+        state: str,
+        not_before: float,
+        *,
+        counter: str = "",
+    ) -> None:
+        marks = ",".join("?" * len(ids))
+        with self._transaction() as db:
+            released = db.execute(
+                f"UPDATE spans SET state = ?, not_before = ?,"
+                f" claimed_by = NULL, claimed_at = NULL, claim_expiry = NULL"
+                f" WHERE claimed_by = ? AND id IN ({marks})",
+                (state, not_before, owner, *ids),
+            ).rowcount
+            if counter:
+                _add(db, counter, released)
+
+    # -- health ------------------------------------------------------------------------------
+
+    def count_failure(self, message: str) -> None:
+        """One export attempt failed; remember why (never any span content)."""
+        with self._transaction() as db:
+            _add(db, "export_failures", 1)
+            _note(db, "last_error", message, self._clock())
+
+    def health(self) -> dict[str, Any]:
+        return read_health(self._connection(), self._clock())
+
+
+def _counter(db: sqlite3.Connection, name: str) -> int:
+    row = db.execute("SELECT value FROM counters WHERE name = ?", (name,)).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _set_counter(db: sqlite3.Connection, name: str, value: int) -> None:
+    db.execute(
+        "INSERT INTO counters (name, value) VALUES (?, ?)"
+        " ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+        (name, value),
+    )
+
+
+def _add(db: sqlite3.Connection, name: str, amount: int) -> None:
+    if amount:
+        db.execute(
+            "INSERT INTO counters (name, value) VALUES (?, ?)"
+            " ON CONFLICT (name) DO UPDATE SET value = value + excluded.value",
+            (name, amount),
+        )
+
+
+def _note(db: sqlite3.Connection, name: str, value: str, at: float) -> None:
+    db.execute(
+        "INSERT INTO notes (name, value, at) VALUES (?, ?, ?)"
+        " ON CONFLICT (name) DO UPDATE SET value = excluded.value, at = excluded.at",
+        (name, value, at),
+    )

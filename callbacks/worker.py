@@ -1,0 +1,240 @@
+"""The delivery worker: one background thread per process that drains the spool to Langfuse.
+
+Each round first settles spans *in doubt* (sent, no answer): after the settle delay it asks
+Langfuse's read API which of their observations exist, removes those, and makes the rest
+ready again. Only then does it claim ready spans, oldest first, and export them as one
+batch under Langfuse's 4 MB limit. A 413 splits the batch (a single span is shrunk, then
+rejected); a refusal pauses the worker with jittered backoff, honouring Retry-After, while
+the hook keeps spooling. 401/403 is logged once, naming the keys, and the data kept.
+
+Exactly once, because Langfuse v4 stores a span sent twice twice:
+- a span leaves the spool only on a 2xx for the request that carried it;
+- a span is sent again without a check only when the previous try certainly did not
+  reach Langfuse (connection refused, an error status);
+- every other span (no answer, a claim whose process died or outlived its lease) is in
+  doubt, and is sent again only if, `settle` seconds after it was sent, the read API
+  answers and lists none of its span ids; spans it lists are removed as delivered. Span ids
+  are derived from the request, so a span sent twice would carry the same id.
+The one gap left: a Langfuse that accepted a batch but has not made it readable after the
+settle delay (its worker stopped or far behind) gets it again. Raise
+LLMOPS_IN_DOUBT_SETTLE_SECONDS where that is likely; the default is twice the 15-30 s
+Langfuse documents.
+
+`run_once()` does one round and says how long to wait; the thread only loops over it, so
+tests drive it with a scripted transport and a fake clock, without threads or sleeping.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+from .exporter import ExportResult, LangfuseClient, LookupFailed, Outcome, RetryPolicy
+from .spool import IN_DOUBT, READY, Claimed, Spool
+
+log = logging.getLogger("llmops.callback")
+
+BATCH_MAX_BYTES = 3_500_000
+BATCH_MAX_SPANS = 1000
+IN_DOUBT_MAX_SPANS = 200
+IDLE_POLL_SECONDS = 2.0
+
+Shrink = Callable[[Mapping[str, Any]], dict[str, Any] | None]
+
+
+class DeliveryWorker:
+    """Moves spans from the spool to Langfuse; never raises out of `run_once`'s thread."""
+
+    def __init__(
+        self,
+        spool: Spool,
+        client: LangfuseClient,
+        *,
+        owner: str,
+        policy: RetryPolicy,
+        shrink: Shrink,
+        lease_seconds: float,
+        clock: Callable[[], float] = time.time,
+        rng: Callable[[], float] = random.random,
+    ) -> None:
+        self._spool = spool
+        self._client = client
+        self._owner = owner
+        self._policy = policy
+        self._shrink = shrink
+        self._lease = lease_seconds
+        self._clock = clock
+        self._rng = rng
+        self._failures = 0
+        self._paused_until = 0.0
+        self._reported: Outcome | None = None
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # -- one round ---------------------------------------------------------------------------
+
+    def run_once(self) -> float:
+        """Settle due in-doubt spans, send one batch; return seconds until the next round."""
+        if self._paused():
+            return self._paused_until - self._clock()
+        self._settle_in_doubt()
+        if self._paused():
+            return self._paused_until - self._clock()
+        rows = self._spool.claim(
+            self._owner,
+            state=READY,
+            lease=self._lease,
+            max_bytes=BATCH_MAX_BYTES,
+            max_spans=BATCH_MAX_SPANS,
+        )
+        if not rows:
+            return IDLE_POLL_SECONDS
+        if self._deliver(rows):
+            return 0.0
+        return max(0.0, self._paused_until - self._clock())
+
+    def _paused(self) -> bool:
+        return self._clock() < self._paused_until
+
+    def _deliver(self, rows: Sequence[Claimed]) -> bool:
+        """Export `rows`; True when every row is settled and the next batch may follow."""
+        sent_at = self._clock()
+        result = self._client.export([row.span for row in rows])
+        ids = [row.id for row in rows]
+        if result.outcome is Outcome.DELIVERED:
+            self._spool.acknowledge(self._owner, ids)
+            self._recovered()
+            return True
+        if result.outcome in (Outcome.TOO_LARGE, Outcome.REJECTED):
+            return self._narrow(rows, result)
+        self._fail(result, ids, sent_at)
+        return False
+
+    def _narrow(self, rows: Sequence[Claimed], result: ExportResult) -> bool:
+        """Halve a refused batch until the refused span is alone; shrink or reject it."""
+        if len(rows) > 1:
+            half = len(rows) // 2
+            if self._deliver(rows[:half]):
+                return self._deliver(rows[half:])
+            self._spool.retry_later(self._owner, [row.id for row in rows[half:]], 0.0)
+            return False
+        row = rows[0]
+        smaller = self._shrink(row.span) if result.outcome is Outcome.TOO_LARGE else None
+        if smaller is None:
+            self._spool.reject(self._owner, [row.id], f"span dropped: {result.detail}")
+            log.error(
+                "Langfuse refused a span for good and it was dropped (%s); "
+                "the spool's `rejected` counter counts these",
+                result.detail,
+            )
+            return True
+        self._spool.replace(self._owner, row.id, smaller)
+        return self._deliver([replace(row, span=smaller)])
+
+    def _fail(self, result: ExportResult, ids: Sequence[int], sent_at: float) -> None:
+        self._failures += 1
+        if result.outcome is Outcome.AUTH:
+            delay = self._policy.maximum
+        else:
+            delay = self._policy.delay(self._failures, result.retry_after, self._rng)
+        now = self._clock()
+        self._paused_until = now + delay
+        self._spool.count_failure(result.detail)
+        if result.outcome is Outcome.IN_DOUBT:
+            self._spool.mark_in_doubt(self._owner, ids, sent_at)
+        else:
+            self._spool.retry_later(self._owner, ids, self._paused_until)
+        self._report(result)
+
+    def _report(self, result: ExportResult) -> None:
+        """One log line per kind of trouble, not one per retry."""
+        if self._reported is result.outcome:
+            return
+        self._reported = result.outcome
+        if result.outcome is Outcome.AUTH:
+            log.error(
+                "Langfuse refused the callback's keys (%s). Check LANGFUSE_PUBLIC_KEY and "
+                "LANGFUSE_SECRET_KEY (and LANGFUSE_HOST) in .env, then restart the proxy; "
+                "traces are kept in the spool meanwhile and sent once the keys work.",
+                result.detail,
+            )
+        else:
+            log.warning(
+                "Langfuse export failed (%s); traces stay in the spool and are retried "
+                "with backoff.",
+                result.detail,
+            )
+
+    def _recovered(self) -> None:
+        if self._reported is not None:
+            log.warning("Langfuse accepts traces again; delivering the spooled backlog.")
+        self._failures = 0
+        self._reported = None
+
+    # -- spans in doubt ----------------------------------------------------------------------
+
+    def _settle_in_doubt(self) -> None:
+        rows = self._spool.claim(
+            self._owner,
+            state=IN_DOUBT,
+            lease=self._lease,
+            max_bytes=BATCH_MAX_BYTES,
+            max_spans=IN_DOUBT_MAX_SPANS,
+        )
+        by_trace: dict[str, list[Claimed]] = {}
+        for row in rows:
+            by_trace.setdefault(row.trace_id, []).append(row)
+        pending = list(by_trace.items())
+        while pending:
+            trace_id, group = pending.pop(0)
+            try:
+                present = self._client.observation_ids(trace_id)
+            except LookupFailed as problem:
+                self._failures += 1
+                delay = self._policy.delay(self._failures, None, self._rng)
+                self._paused_until = self._clock() + delay
+                unchecked = [row.id for row in group]
+                unchecked += [row.id for _, rest in pending for row in rest]
+                self._spool.recheck_later(self._owner, unchecked, self._paused_until)
+                self._spool.count_failure(f"in-doubt check: {problem}")
+                return
+            found = [row.id for row in group if row.span_id in present]
+            missing = [row.id for row in group if row.span_id not in present]
+            if found:
+                self._spool.found_delivered(self._owner, found)
+            if missing:
+                self._spool.resend(self._owner, missing)
+
+    # -- the thread --------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="llmops-langfuse-export")
+        self._thread.daemon = True
+        self._thread.start()
+
+    def wake(self) -> None:
+        """New spans were spooled: deliver them now unless backing off."""
+        self._wake.set()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stopping.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            self._wake.clear()
+            try:
+                delay = self.run_once()
+            except Exception:
+                log.exception("Langfuse delivery round failed; retrying")
+                delay = IDLE_POLL_SECONDS
+            if delay > 0:
+                self._wake.wait(delay)

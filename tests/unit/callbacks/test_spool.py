@@ -1,0 +1,177 @@
+"""The SQLite spool: durable until acknowledged, claimed by one process at a time, capped."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from callbacks import mapping
+from callbacks.otlp import attribute_map
+from callbacks.spool import IN_DOUBT, READY, Spool, owner_id
+
+from .doubles import ids, span_row
+
+
+def claim(spool: Spool, owner: str, state: str = READY, lease: float = 60.0):
+    return spool.claim(owner, state=state, lease=lease, max_bytes=10**7, max_spans=100)
+
+
+def test_appended_spans_survive_a_restart(make_spool) -> None:
+    make_spool().append([span_row(1), span_row(2)])
+    reopened = make_spool()
+    assert ids(claim(reopened, "after-restart")) == [f"{1:016x}", f"{2:016x}"]
+
+
+def test_acknowledged_spans_leave_and_are_counted_delivered(spool) -> None:
+    spool.append([span_row(1), span_row(2)])
+    claimed = claim(spool, "me")
+    spool.acknowledge("me", [r.id for r in claimed])
+    health = spool.health()
+    assert (health["backlog_spans"], health["delivered"]) == (0, 2)
+    assert claim(spool, "me") == []
+
+
+def test_a_claimed_span_is_not_given_to_another_spool_user(make_spool) -> None:
+    first, second = make_spool(), make_spool()
+    first.append([span_row(1)])
+    assert len(claim(first, "worker-a")) == 1
+    assert claim(second, "worker-b") == []
+
+
+def test_two_processes_never_claim_the_same_span(tmp_path: Path) -> None:
+    directory = tmp_path / "shared"
+    Spool(directory, max_bytes=10**9, shrink=mapping.without_bodies, settle_seconds=60).append(
+        [span_row(n) for n in range(400)]
+    )
+    context = multiprocessing.get_context("spawn")
+    start, results = context.Barrier(2), context.Queue()
+    workers = [
+        context.Process(target=_claim_all_in_small_batches, args=(directory, start, results))
+        for _ in range(2)
+    ]
+    for worker in workers:
+        worker.start()
+    claimed = [results.get(timeout=60) for _ in workers]
+    for worker in workers:
+        worker.join(timeout=10)
+    assert sorted(claimed[0] + claimed[1]) == list(range(1, 401))
+    assert claimed[0] and claimed[1]
+
+
+def _claim_all_in_small_batches(directory: Path, start, results) -> None:
+    spool = Spool(directory, max_bytes=10**9, shrink=mapping.without_bodies, settle_seconds=60)
+    owner, got = owner_id(), []
+    start.wait()
+    while batch := spool.claim(owner, state=READY, lease=60, max_bytes=10**7, max_spans=3):
+        got += [r.id for r in batch]
+        time.sleep(0.005)  # "sending": the other process claims meanwhile
+    results.put(got)
+
+
+def test_a_claim_past_its_lease_turns_in_doubt(spool, clock) -> None:
+    spool.append([span_row(1)])
+    claim(spool, "slow-worker", lease=30)
+    clock.advance(31)
+    assert claim(spool, "other") == []
+    assert spool.health()["in_doubt_spans"] == 1
+
+
+def test_in_doubt_spans_wait_for_the_settle_delay_after_sending(make_spool, clock) -> None:
+    spool = make_spool(settle_seconds=60)
+    spool.append([span_row(1)])
+    claimed = claim(spool, "me")
+    spool.mark_in_doubt("me", [r.id for r in claimed], sent_at=clock.now)
+    clock.advance(59)
+    assert claim(spool, "me", state=IN_DOUBT) == []
+    clock.advance(2)
+    assert len(claim(spool, "me", state=IN_DOUBT)) == 1
+
+
+def test_a_claim_held_by_a_dead_process_turns_in_doubt_without_waiting(spool) -> None:
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    dead_owner = f"{socket.gethostname()}:{dead.stdout.strip()}:0000"
+    spool.append([span_row(1)])
+    claim(spool, dead_owner, lease=3600)
+    claim(spool, "survivor")
+    assert spool.health()["in_doubt_spans"] == 1
+
+
+def test_a_claim_held_by_a_live_process_is_respected(spool) -> None:
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        spool.append([span_row(1)])
+        claim(spool, f"{socket.gethostname()}:{alive.pid}:0000", lease=3600)
+        assert claim(spool, "other") == []
+        assert spool.health()["in_doubt_spans"] == 0
+    finally:
+        alive.kill()
+        alive.wait()
+
+
+def test_a_claim_left_by_an_earlier_process_with_our_pid_turns_in_doubt(spool) -> None:
+    """A restarted container reuses its hostname and its pids."""
+    host_and_pid = f"{socket.gethostname()}:{os.getpid()}"
+    spool.append([span_row(1)])
+    claim(spool, f"{host_and_pid}:before-restart", lease=3600)
+    claim(spool, f"{host_and_pid}:after-restart")
+    assert spool.health()["in_doubt_spans"] == 1
+
+
+def test_a_span_retried_later_is_not_due_before_its_time(spool, clock) -> None:
+    spool.append([span_row(1)])
+    spool.retry_later("me", [r.id for r in claim(spool, "me")], not_before=clock.now + 10)
+    assert claim(spool, "me") == []
+    clock.advance(10)
+    assert len(claim(spool, "me")) == 1
+
+
+def filled(make_spool, headroom: int) -> Spool:
+    """A spool holding one large span, capped `headroom` bytes above what it holds."""
+    make_spool().append([span_row(1, os.urandom(2000).hex())])
+    used = make_spool().health()["backlog_bytes"]
+    return make_spool(max_bytes=used + headroom)
+
+
+def test_a_full_spool_keeps_new_spans_without_their_bodies(make_spool) -> None:
+    spool = filled(make_spool, headroom=400)
+    result = spool.append([span_row(2, os.urandom(2000).hex())])
+    assert (result.stored, result.without_bodies) == (1, 1)
+    second = claim(spool, "me")[1]
+    assert attribute_map(second.span)["langfuse.observation.input"] == (mapping.SPOOL_FULL_MARKER)
+    assert spool.health()["dropped_bodies"] == 1
+
+
+def test_a_spool_full_even_without_bodies_drops_and_counts(make_spool) -> None:
+    spool = filled(make_spool, headroom=10)
+    result = spool.append([span_row(2, "small")])
+    assert (result.stored, result.dropped) == (0, 1)
+    assert spool.health()["dropped_spans"] == 1
+    assert spool.health()["backlog_spans"] == 1
+
+
+def test_delivered_spans_free_their_room_for_new_ones(make_spool) -> None:
+    spool = filled(make_spool, headroom=400)
+    spool.acknowledge("me", [r.id for r in claim(spool, "me")])
+    assert spool.append([span_row(2, os.urandom(2000).hex())]).without_bodies == 0
+
+
+def test_health_reports_backlog_age_and_last_error(spool, clock) -> None:
+    spool.append([span_row(1), span_row(2)])
+    clock.advance(42)
+    spool.count_failure("HTTP 503 from Langfuse")
+    health = spool.health()
+    assert health["backlog_spans"] == 2
+    assert health["oldest_age_seconds"] == 42
+    assert health["export_failures"] == 1
+    assert health["last_error"] == "HTTP 503 from Langfuse"
+    assert health["backlog_bytes"] > 0
