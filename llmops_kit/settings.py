@@ -309,6 +309,17 @@ VARIABLES: tuple[Variable, ...] = (
         "60",
         pattern=r"\d+(\.\d+)?",
     ),
+    Variable(
+        "LLMOPS_REDACT_EXTRA_PATTERNS",
+        G_CALLBACK,
+        "Your own secret patterns, redacted before traces leave the proxy: a JSON list of "
+        'regexes, or of {"kind": ..., "pattern": ...} objects.',
+    ),
+    Variable(
+        "LLMOPS_REDACT_ALLOW",
+        G_CALLBACK,
+        "Strings never redacted (false positives you accept): a JSON list of exact strings.",
+    ),
     # -- aws
     Variable("AWS_REGION", G_AWS, "Bedrock region.", "us-east-1", pattern=r"[a-z]{2}(-[a-z]+)+-\d"),
     Variable(
