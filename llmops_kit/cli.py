@@ -146,7 +146,13 @@ def update_config(
 # -- checks: doctor (llmops_kit/commands/doctor.py) and the end-to-end test script
 
 DoctorConfigOption = Annotated[
-    Path, typer.Option("--config", help="The LiteLLM config the proxy runs.", dir_okay=False)
+    Path | None,
+    typer.Option(
+        "--config",
+        help="The LiteLLM config the proxy runs (default: LLMOPS_LITELLM_CONFIG's, as the "
+        "stack mounts it).",
+        dir_okay=False,
+    ),
 ]
 
 
@@ -164,7 +170,7 @@ def doctor(
         bool,
         typer.Option("--native", help="Check the native proxy (`proxy`): no containers."),
     ] = False,
-    config: DoctorConfigOption = settings.REPO_ROOT / "litellm_config.yml",
+    config: DoctorConfigOption = None,
     env_file: EnvFileOption = DEFAULT_ENV_FILE,
 ) -> None:
     """Check containers, .env, network, Langfuse, callback, proxy, Bedrock, host and logs.

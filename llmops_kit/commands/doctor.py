@@ -27,7 +27,7 @@ def print_finding(finding: Finding) -> None:
 
 
 def run(
-    env_file: Path, config: Path, *, as_json_output: bool, native: bool, bedrock_calls: bool
+    env_file: Path, config: Path | None, *, as_json_output: bool, native: bool, bedrock_calls: bool
 ) -> int:
     options = DoctorOptions(
         env_path=env_file, config_path=config, native=native, bedrock_calls=bedrock_calls
@@ -44,7 +44,7 @@ def run(
                 if native
                 else f"the Docker stack {ctx.settings['COMPOSE_PROJECT_NAME']!r}"
             )
-            console.info(f"doctor: checking {where} with {env_file} and {config}")
+            console.info(f"doctor: checking {where} with {env_file} and {ctx.config_path}")
             findings = run_checks(ctx, on_finding=print_finding)
             console.out.print(summary_line(findings), markup=False)
     finally:

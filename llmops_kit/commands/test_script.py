@@ -6,7 +6,6 @@ settings file and options, and returns its exit code.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -20,4 +19,4 @@ def run(env_file: Path, *, models: str | None, timeout: float) -> int:
     argv = [sys.executable, str(SCRIPT), "--env-file", str(env_file), "--timeout", f"{timeout:g}"]
     if models:
         argv += ["--models", models]
-    return subprocess.run(argv, env=os.environ.copy(), check=False).returncode
+    return subprocess.run(argv, check=False).returncode
