@@ -1,0 +1,177 @@
+"""The stack's containers: running, healthy, not restarting in a loop, not killed for memory.
+
+Also the shared look-ups other groups use: the container list (`compose ps`, once per
+run) and `docker inspect` of the containers (restart counts, OOM kills, environment).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Mapping
+from typing import Any
+
+from ..compose import ContainerState
+from ..errors import DockerError, KitError
+from ..preflight import check_engine, probe_engine
+from .context import DoctorContext
+from .findings import Finding, Verdicts
+from .registry import CheckGroup
+
+group = CheckGroup("containers", "Containers")
+
+INSPECT_TIMEOUT_SECONDS = 20
+RESTARTS_FAIL = 3
+STARTING_NOTE = "Langfuse web takes 2 to 3 minutes on a cold start"
+
+
+def containers(ctx: DoctorContext) -> dict[str, ContainerState]:
+    """The project's containers by service (once per run); raises a KitError with a fix."""
+
+    def probe() -> dict[str, ContainerState]:
+        problem = check_engine(ctx.remember("engine", probe_engine))
+        if problem is not None:
+            raise DockerError(problem.message, fix=problem.fix)
+        return {c.service: c for c in ctx.project.ps()}
+
+    return ctx.remember("containers", probe)
+
+
+def inspected(ctx: DoctorContext) -> dict[str, Mapping[str, Any]]:
+    """`docker inspect` of every container, by service (once per run)."""
+
+    def probe() -> dict[str, Mapping[str, Any]]:
+        by_name = {c.name: c.service for c in containers(ctx).values()}
+        if not by_name:
+            return {}
+        done = subprocess.run(
+            [ctx.project.docker, "inspect", *by_name],
+            capture_output=True,
+            text=True,
+            timeout=INSPECT_TIMEOUT_SECONDS,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise DockerError(f"`docker inspect` failed: {ctx.redact(done.stderr.strip())}")
+        return {by_name[item["Name"].lstrip("/")]: item for item in json.loads(done.stdout)}
+
+    return ctx.remember("inspect", probe)
+
+
+def container_environment(ctx: DoctorContext, service: str) -> dict[str, str] | None:
+    """The environment a service's container was created with, or None without one."""
+    item = inspected(ctx).get(service)
+    if item is None:
+        return None
+    pairs = (entry.split("=", 1) for entry in item.get("Config", {}).get("Env") or ())
+    return {pair[0]: pair[1] for pair in pairs if len(pair) == 2}
+
+
+def _logs_command(ctx: DoctorContext, service: str) -> str:
+    return ctx.kit_command("logs", service, "--tail", "50")
+
+
+@group.check(
+    "containers.state",
+    summary="every service of the compose project has a running container",
+    remedy="`python manage_langfuse.py start` starts what is missing; "
+    "`python manage_langfuse.py logs SERVICE` shows why one exited",
+    docker_only=True,
+)
+def state(ctx: DoctorContext, result: Verdicts) -> Finding:
+    try:
+        found = containers(ctx)
+        expected = ctx.project.services()
+    except KitError as error:
+        return result.fail(error.message, error.fix or ctx.kit_command("start"))
+    if not found:
+        return result.fail(
+            f"no container of project {ctx.project.name!r} exists: the stack is not started",
+            ctx.kit_command("start"),
+        )
+    missing = [s for s in expected if s not in found]
+    # A one-shot job (e.g. creating the MinIO bucket) that exited 0 did its work.
+    stopped = [
+        c
+        for c in found.values()
+        if c.state != "running" and not (c.state == "exited" and c.exit_code == 0)
+    ]
+    if missing or stopped:
+        parts = [f"{c.service} is {c.summary}" for c in stopped]
+        parts += [f"{s} has no container" for s in missing]
+        first = stopped[0].service if stopped else missing[0]
+        return result.fail(
+            "; ".join(parts),
+            f"{ctx.kit_command('start')} (to see why {first} stopped: {_logs_command(ctx, first)})",
+        )
+    return result.ok(f"{len(found)} containers up: {', '.join(sorted(found))}")
+
+
+@group.check(
+    "containers.health",
+    summary="every container with a healthcheck reports healthy",
+    remedy="read the unhealthy service's logs (`python manage_langfuse.py logs SERVICE`), "
+    "fix the cause, then `python manage_langfuse.py restart SERVICE`",
+    requires=("containers.state",),
+    docker_only=True,
+)
+def health(ctx: DoctorContext, result: Verdicts) -> Finding:
+    running = [c for c in containers(ctx).values() if c.state == "running"]
+    unhealthy = [c.service for c in running if c.health == "unhealthy"]
+    starting = [c.service for c in running if c.health == "starting"]
+    if unhealthy:
+        return result.fail(
+            f"unhealthy: {', '.join(unhealthy)}",
+            f"{_logs_command(ctx, unhealthy[0])}, then {ctx.kit_command('restart', unhealthy[0])}",
+        )
+    if starting:
+        return result.warn(
+            f"still starting: {', '.join(starting)} ({STARTING_NOTE})",
+            f"Wait, then run doctor again; if it stays so: {_logs_command(ctx, starting[0])}",
+        )
+    return result.ok(f"{len(running)} running containers healthy (or without a healthcheck)")
+
+
+@group.check(
+    "containers.restarts",
+    summary="no container restarts in a loop (Docker's restart count)",
+    remedy="a restart loop is a crash on start: `python manage_langfuse.py logs SERVICE` "
+    "names the cause",
+    requires=("containers.state",),
+    docker_only=True,
+)
+def restarts(ctx: DoctorContext, result: Verdicts) -> Finding:
+    counts = {
+        service: int(item.get("RestartCount") or 0) for service, item in inspected(ctx).items()
+    }
+    restarted = {service: n for service, n in counts.items() if n}
+    if not restarted:
+        return result.ok("no container has restarted")
+    worst = max(restarted, key=restarted.__getitem__)
+    shown = ", ".join(f"{s} {n}x" for s, n in sorted(restarted.items()))
+    if restarted[worst] >= RESTARTS_FAIL:
+        return result.fail(f"restart loop: {shown}", _logs_command(ctx, worst))
+    return result.warn(f"restarted: {shown}", _logs_command(ctx, worst))
+
+
+@group.check(
+    "containers.oom",
+    summary="no container was killed for running out of memory",
+    remedy="give Docker more memory (Docker Desktop: Settings > Resources) or use a larger "
+    "machine; Langfuse needs at least 4 GiB",
+    requires=("containers.state",),
+    docker_only=True,
+)
+def oom(ctx: DoctorContext, result: Verdicts) -> Finding:
+    killed = sorted(
+        service
+        for service, item in inspected(ctx).items()
+        if (item.get("State") or {}).get("OOMKilled")
+    )
+    if killed:
+        return result.fail(
+            f"killed for lack of memory: {', '.join(killed)}",
+            "Give Docker at least 4 GiB (Docker Desktop: Settings > Resources), then "
+            f"{ctx.kit_command('restart', killed[0])}",
+        )
+    return result.ok("no container was killed for lack of memory")

@@ -1,0 +1,99 @@
+"""AWS STS for tests: moto's real implementation, and a scripted one for what moto cannot do.
+
+    with running_moto_sts() as url:          # GetCallerIdentity answered by moto, any key pair
+        os.environ["AWS_ENDPOINT_URL_STS"] = url
+    with scripted_sts(error_code="ExpiredToken") as url: ...   # AWS's 403 error document
+    with scripted_sts(clock_offset_s=600) as url: ...          # a Date header 10 minutes ahead
+
+moto accepts every key pair and always answers with the current time, so an expired token
+and a skewed clock are scripted here, in the shapes AWS's Query protocol uses (XML bodies,
+`x-amzn-RequestId`, a `Date` header), which is what botocore parses.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from moto.server import ThreadedMotoServer
+
+ACCOUNT = "123456789012"
+ERROR_MESSAGES = {
+    "ExpiredToken": "The security token included in the request is expired",
+    "InvalidClientTokenId": "The security token included in the request is invalid.",
+    "SignatureDoesNotMatch": "The request signature we calculated does not match the "
+    "signature you provided. Check your AWS Secret Access Key and signing method.",
+}
+NAMESPACE = "https://sts.amazonaws.com/doc/2011-06-15/"
+
+
+@contextmanager
+def running_moto_sts() -> Iterator[str]:
+    """moto's server on a free loopback port, in a thread; yields its URL."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+def _identity_document(request_id: str) -> str:
+    return (
+        f'<GetCallerIdentityResponse xmlns="{NAMESPACE}"><GetCallerIdentityResult>'
+        f"<Arn>arn:aws:iam::{ACCOUNT}:user/doctor-test</Arn><UserId>AIDADOCTORTEST</UserId>"
+        f"<Account>{ACCOUNT}</Account></GetCallerIdentityResult>"
+        f"<ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata>"
+        "</GetCallerIdentityResponse>"
+    )
+
+
+def _error_document(code: str, request_id: str) -> str:
+    return (
+        f'<ErrorResponse xmlns="{NAMESPACE}"><Error><Type>Sender</Type><Code>{code}</Code>'
+        f"<Message>{ERROR_MESSAGES.get(code, code)}</Message></Error>"
+        f"<RequestId>{request_id}</RequestId></ErrorResponse>"
+    )
+
+
+@contextmanager
+def scripted_sts(*, error_code: str | None = None, clock_offset_s: float = 0.0) -> Iterator[str]:
+    """An STS endpoint that answers every request the same way; yields its URL."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            request_id = str(uuid.uuid4())
+            if error_code:
+                status, body = 403, _error_document(error_code, request_id)
+            else:
+                status, body = 200, _identity_document(request_id)
+            payload = body.encode()
+            self.send_response(status)
+            self.send_header("x-amzn-RequestId", request_id)
+            self.send_header("Content-Type", "text/xml")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def date_time_string(self, timestamp: float | None = None) -> str:
+            return email.utils.formatdate(time.time() + clock_offset_s, usegmt=True)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()

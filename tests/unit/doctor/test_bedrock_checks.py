@@ -1,0 +1,169 @@
+"""Bedrock pre-flight against moto's STS and the Bedrock stand-in; nothing leaves loopback."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from llmops_kit import bedrock
+from llmops_kit.doctor import Status
+from tests.fakes.bedrock.harness import RunningBedrock, running_bedrock
+from tests.fakes.sts import running_moto_sts, scripted_sts
+from tests.unit.doctor.conftest import ContextFactory, run_check, set_line
+
+SONNET = "us.anthropic.claude-sonnet-4-6"
+
+
+@pytest.fixture(scope="module")
+def stand_in() -> Iterator[RunningBedrock]:
+    with running_bedrock() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def moto_sts() -> Iterator[str]:
+    with running_moto_sts() as url:
+        yield url
+
+
+@pytest.fixture
+def aws_env(
+    env_path: Path, stand_in: RunningBedrock, moto_sts: str, monkeypatch: pytest.MonkeyPatch
+) -> RunningBedrock:
+    """`.env` with the stand-in's key pair and endpoint; boto3 sees only loopback endpoints."""
+    stand_in.reset()
+    stand_in.set_fault(SONNET, None)
+    for name in ("AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
+        monkeypatch.setenv(name, str(env_path.parent / "no-such-aws-file"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_STS", moto_sts)
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    set_line(env_path, "AWS_ACCESS_KEY_ID", stand_in.access_key_id)
+    set_line(env_path, "AWS_SECRET_ACCESS_KEY", stand_in.secret_access_key)
+    set_line(env_path, "AWS_BEDROCK_RUNTIME_ENDPOINT", stand_in.url)
+    set_line(env_path, "AWS_REGION", "us-east-1")
+    set_line(env_path, "BEDROCK_PROFILE_PREFIX", "us")
+    return stand_in
+
+
+def test_working_credentials_pass_every_bedrock_check(
+    aws_env: RunningBedrock, make_context: ContextFactory
+) -> None:
+    ctx = make_context(native=True)
+    for check_id in (
+        "bedrock.credentials",
+        "bedrock.identity",
+        "bedrock.session_token",
+        "bedrock.region",
+        "bedrock.clock_skew",
+        "bedrock.model_access",
+    ):
+        finding = run_check(ctx, check_id)
+        assert finding.status is Status.OK, finding
+
+
+def test_model_access_calls_each_model_once_with_one_output_token(
+    aws_env: RunningBedrock, make_context: ContextFactory
+) -> None:
+    run_check(make_context(native=True), "bedrock.model_access")
+    calls = aws_env.calls()
+    assert len({c["model_id"] for c in calls}) == len(calls) == 5
+    assert {c["operation"] for c in calls} == {"Converse"}
+
+
+def test_no_bedrock_calls_skips_the_model_probe_and_calls_nothing(
+    aws_env: RunningBedrock, make_context: ContextFactory
+) -> None:
+    finding = run_check(make_context(native=True, bedrock_calls=False), "bedrock.model_access")
+    assert finding.status is Status.SKIP
+    assert aws_env.calls() == []
+
+
+def test_no_credentials_fail_and_setting_keys_in_env_fixes_it(
+    env_path: Path, aws_env: RunningBedrock, make_context: ContextFactory
+) -> None:
+    set_line(env_path, "AWS_ACCESS_KEY_ID", "")
+    set_line(env_path, "AWS_SECRET_ACCESS_KEY", "")
+    finding = run_check(make_context(native=True), "bedrock.credentials")
+    assert finding.status is Status.FAIL
+    assert finding.message == "no AWS credentials found in .env, the environment or ~/.aws"
+    assert "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY" in finding.fix
+    set_line(env_path, "AWS_ACCESS_KEY_ID", aws_env.access_key_id)
+    set_line(env_path, "AWS_SECRET_ACCESS_KEY", aws_env.secret_access_key)
+    assert run_check(make_context(native=True), "bedrock.credentials").status is Status.OK
+
+
+def test_a_wrong_secret_fails_on_the_rejected_signature_without_printing_it(
+    env_path: Path, aws_env: RunningBedrock, make_context: ContextFactory
+) -> None:
+    wrong = "W" * 40
+    set_line(env_path, "AWS_SECRET_ACCESS_KEY", wrong)
+    finding = run_check(make_context(native=True), "bedrock.model_access")
+    assert finding.status is Status.FAIL
+    assert "InvalidSignatureException" in finding.message
+    assert "AWS_SECRET_ACCESS_KEY does not belong to AWS_ACCESS_KEY_ID" in finding.fix
+    assert wrong not in finding.message + finding.fix
+    set_line(env_path, "AWS_SECRET_ACCESS_KEY", aws_env.secret_access_key)
+    assert run_check(make_context(native=True), "bedrock.model_access").status is Status.OK
+
+
+def test_model_access_denied_names_the_model_and_the_console_fix(
+    aws_env: RunningBedrock, make_context: ContextFactory
+) -> None:
+    aws_env.set_fault(SONNET, "access_denied")
+    finding = run_check(make_context(native=True), "bedrock.model_access")
+    assert finding.status is Status.FAIL
+    assert f"{SONNET}: AccessDeniedException" in finding.message
+    assert "Bedrock refuses 1 of 5 models" in finding.message
+    assert f"Grant access to {SONNET}" in finding.fix
+    aws_env.set_fault(SONNET, None)  # what granting access in the console does
+    assert run_check(make_context(native=True), "bedrock.model_access").status is Status.OK
+
+
+def test_an_expired_session_token_fails_with_the_refresh_fix(
+    aws_env: RunningBedrock, make_context: ContextFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with scripted_sts(error_code="ExpiredToken") as url:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_STS", url)
+        ctx = make_context(native=True)
+        token = run_check(ctx, "bedrock.session_token")
+        identity = run_check(ctx, "bedrock.identity")
+    assert token.status is Status.FAIL
+    assert token.message == "the AWS session token has expired (STS answered ExpiredToken)"
+    assert "aws sso login" in token.fix
+    assert identity.status is Status.SKIP
+
+
+def test_a_clock_ten_minutes_off_fails(
+    aws_env: RunningBedrock, make_context: ContextFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with scripted_sts(clock_offset_s=600) as url:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_STS", url)
+        finding = run_check(make_context(native=True), "bedrock.clock_skew")
+    assert finding.status is Status.FAIL
+    assert "behind AWS" in finding.message
+    assert "timedatectl set-ntp true" in finding.fix
+
+
+def test_a_profile_prefix_that_does_not_fit_the_region_fails_with_the_right_one(
+    env_path: Path, aws_env: RunningBedrock, make_context: ContextFactory
+) -> None:
+    set_line(env_path, "BEDROCK_PROFILE_PREFIX", "eu")
+    finding = run_check(make_context(native=True), "bedrock.region")
+    assert finding.status is Status.FAIL
+    assert finding.fix == f"In {env_path} set BEDROCK_PROFILE_PREFIX=us"
+    set_line(env_path, "BEDROCK_PROFILE_PREFIX", "us")
+    assert run_check(make_context(native=True), "bedrock.region").status is Status.OK
+
+
+def test_an_ec2_host_is_recognised_from_its_dmi_data(tmp_path: Path) -> None:
+    dmi = tmp_path / "devices" / "virtual" / "dmi" / "id"
+    dmi.mkdir(parents=True)
+    (dmi / "sys_vendor").write_text("Amazon EC2\n")
+    (dmi / "board_asset_tag").write_text("i-0123456789abcdef0\n")
+    assert bedrock.ec2_instance_id(tmp_path) == "i-0123456789abcdef0"
+    (dmi / "sys_vendor").write_text("QEMU\n")
+    assert bedrock.ec2_instance_id(tmp_path) is None

@@ -1,0 +1,97 @@
+"""Container checks over the recording `docker` stand-in: engine down, a loop, an OOM kill."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from llmops_kit.doctor import Status
+from tests.fakes.docker_cli import FakeDocker
+from tests.unit.cli_harness import SERVICES, ps_line
+from tests.unit.doctor.conftest import ContextFactory, run_check, set_line
+
+DEAD_ENGINE = (
+    "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. "
+    "Is the docker daemon running?\n"
+)
+ENGINE_INFO = json.dumps({"ServerVersion": "28.2.2", "MemTotal": 8 * 1024**3, "DockerRootDir": ""})
+
+
+def _inspect(service: str, *, restarts: int = 0, oom: bool = False) -> dict[str, object]:
+    """The fields of `docker inspect` the checks read, as docker 28 prints them."""
+    return {
+        "Name": f"/kit-{service}-1",
+        "RestartCount": restarts,
+        "State": {"Status": "running", "OOMKilled": oom, "ExitCode": 0},
+        "Config": {"Env": ["LANGFUSE_HOST=http://langfuse-web:3000", "PATH=/usr/bin"]},
+    }
+
+
+@pytest.fixture
+def docker(tmp_path: Path, env_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeDocker:
+    set_line(env_path, "COMPOSE_PROJECT_NAME", "kit")
+    fake = FakeDocker.install(tmp_path, monkeypatch)
+    fake.reply("info", stdout=ENGINE_INFO)
+    fake.reply("compose", "config", "--services", stdout="\n".join(SERVICES) + "\n")
+    fake.reply("compose", "ps", stdout="\n".join(ps_line(s) for s in SERVICES) + "\n")
+    return fake
+
+
+def test_an_unreachable_engine_fails_the_container_checks_with_the_start_fix(
+    docker: FakeDocker, make_context: ContextFactory
+) -> None:
+    docker.reply("info", stderr=DEAD_ENGINE, exit=1)
+    ctx = make_context()
+    state = run_check(ctx, "containers.state")
+    assert state.status is Status.FAIL
+    assert state.message.startswith("the Docker engine is not reachable: Cannot connect")
+    assert state.fix.startswith("Start Docker")
+    assert run_check(ctx, "langfuse.redis").status is Status.SKIP
+    assert run_check(ctx, "host.docker").status is Status.FAIL
+
+
+def test_a_stopped_store_is_named_with_the_restart_command(
+    docker: FakeDocker, make_context: ContextFactory, env_path: Path
+) -> None:
+    lines = [ps_line(s) for s in SERVICES if s != "redis"]
+    lines.append(ps_line("redis", state="exited", health="", exit_code=137))
+    docker.reply("compose", "ps", stdout="\n".join(lines) + "\n")
+    ctx = make_context()
+    finding = run_check(ctx, "langfuse.redis")
+    assert finding.status is Status.FAIL
+    assert finding.message.startswith("redis is exited (137)")
+    assert finding.fix.startswith(f"python manage_langfuse.py restart redis --env-file {env_path}")
+    assert run_check(ctx, "containers.state").message == "redis is exited (137)"
+
+
+def test_a_restart_loop_fails_and_an_oom_kill_names_the_service(
+    docker: FakeDocker, make_context: ContextFactory
+) -> None:
+    items = [_inspect(s) for s in SERVICES if s not in ("litellm", "clickhouse")]
+    items += [_inspect("litellm", restarts=5), _inspect("clickhouse", oom=True)]
+    docker.reply("inspect", stdout=json.dumps(items))
+    ctx = make_context()
+    loop = run_check(ctx, "containers.restarts")
+    assert loop.status is Status.FAIL
+    assert loop.message == "restart loop: litellm 5x"
+    assert loop.fix.startswith("python manage_langfuse.py logs litellm --tail 50")
+    oom = run_check(ctx, "containers.oom")
+    assert oom.status is Status.FAIL
+    assert oom.message == "killed for lack of memory: clickhouse"
+
+
+def test_an_unhealthy_container_fails_and_a_starting_one_only_warns(
+    docker: FakeDocker, make_context: ContextFactory
+) -> None:
+    lines = [ps_line(s) for s in SERVICES if s not in ("clickhouse", "langfuse-web")]
+    lines += [ps_line("clickhouse", health="unhealthy"), ps_line("langfuse-web", health="starting")]
+    docker.reply("compose", "ps", stdout="\n".join(lines) + "\n")
+    finding = run_check(make_context(), "containers.health")
+    assert finding.status is Status.FAIL
+    assert finding.message == "unhealthy: clickhouse"
+    docker.reply("compose", "ps", stdout="\n".join([*lines[:-2], lines[-1]]) + "\n")
+    starting = run_check(make_context(), "containers.health")
+    assert starting.status is Status.WARN
+    assert "2 to 3 minutes" in starting.message
