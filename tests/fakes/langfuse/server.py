@@ -37,7 +37,9 @@ from .observations_api import QueryError, list_observations, parse_query
 from .otlp import OtlpRejected, check_processable, decode_export, plain_attributes, received_spans
 from .store import ExportRequest, Store, StoredSpan
 
-SERVER_VERSION = "4.9.0"
+# The version compose/langfuse.yml pins, so doctor sees what the real stack reports; the
+# routes served follow the v4.9 OpenAPI reference, unchanged on these paths since.
+SERVER_VERSION = "4.59.0"
 DEFAULT_MAX_BODY_BYTES = 4_718_592  # Next.js's "4.5mb" body limit (4.5 MiB)
 OTLP_PATH = "/api/public/otel/v1/traces"
 MAX_INGESTION_VERSION = 4
