@@ -27,7 +27,7 @@ def _pyproject_digest() -> str:
 
 def _ensure_venv() -> None:
     """Create .venv and install the pinned dependencies when pyproject.toml changed."""
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 - this file runs before any venv exists
         sys.exit("manage_langfuse.py needs Python 3.11 or newer: run it with python3.11")
     if not VENV_PYTHON.exists():
         print("Creating .venv for the kit (first run only)...", file=sys.stderr, flush=True)
