@@ -12,7 +12,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import httpx
@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from llmops_kit import settings
-from tests.e2e.stack import StackEnv
+from tests.e2e.stack import StackEnv, free_port
 
 ENTRY = str(settings.REPO_ROOT / "manage_langfuse.py")
 START_TIMEOUT_S = 240
@@ -114,20 +114,34 @@ def started(stack_env: StackEnv, original_config: str) -> Outcome:
     return outcome
 
 
-def test_a_taken_port_is_reported_before_anything_starts(stack_env: StackEnv) -> None:
+def test_a_taken_port_is_reported_before_anything_starts(
+    stack_env: StackEnv, tmp_path: Path
+) -> None:
     project_name = f"{stack_env.settings['COMPOSE_PROJECT_NAME']}-taken"
     with socket.socket() as held:
         held.bind(("127.0.0.1", 0))
         held.listen()
         port = held.getsockname()[1]
-        outcome = manage(
-            stack_env, "start", COMPOSE_PROJECT_NAME=project_name, LITELLM_PORT=str(port)
+        # A copy of the stack's .env with ports of its own: the session's stack may be
+        # holding its ports right now, and only the one taken here may be reported.
+        values = settings.read_env_file(stack_env.env_file)
+        values.update(
+            COMPOSE_PROJECT_NAME=project_name,
+            LITELLM_PORT=str(port),
+            LANGFUSE_WEB_PORT=str(free_port()),
+            MINIO_S3_PORT=str(free_port()),
+            LLMOPS_TESTBED_BEDROCK_PORT=str(free_port()),
         )
+        env_file = tmp_path / ".env"
+        settings.write_env_file(env_file, settings.render_env(values))
+        outcome = manage(replace(stack_env, env_file=env_file), "start")
     assert outcome.code == 1
     assert f"Error: port 127.0.0.1:{port} (litellm, LITELLM_PORT) is already taken by " in (
         outcome.stderr
     )
-    assert outcome.stderr.splitlines()[-1] == "pre-flight found 1 problem(s); nothing was started"
+    assert outcome.stderr.splitlines()[-1] == (
+        "pre-flight found 1 problem(s); nothing was started"
+    ), outcome.stderr
     assert containers_of(project_name) == []
 
 

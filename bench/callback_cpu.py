@@ -1,0 +1,193 @@
+"""The kit's callback in-process: CPU per request for a Cline-sized prompt with tools.
+
+    python -m bench.callback_cpu [--iterations 100] [--prompt-kb 100]
+
+LiteLLM itself (with a mock answer, no network) produces the hook arguments for the request of
+bench/payload.py, as it hands them to a callback; the proxy's metadata (key alias, user
+agent) is added. The callback then records the request through its synchronous hook, on this
+thread, with the kit's default settings: input choice, redaction, mapping to spans, OTLP
+encoding and the durable spool write. This thread's CPU is what one request costs; the wall
+time adds the spool's fsync. It runs off the request path (LiteLLM calls the hook after
+answering). Two cases:
+
+    new_task   every string new, a fresh session: the whole prompt is redacted, encoded and
+               spooled, nothing remembered from before (the worst case)
+    resend     the same conversation sent again in its session, as Cline does every turn:
+               the redactor's memory and the input delta apply
+
+With LANGFUSE_HOST and the keys set (the benchmark points them at the Langfuse stand-in),
+the delivery thread's CPU to export those spans is measured too, until the spool is empty.
+Prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from callbacks.health import read_spool_health
+
+from .payload import DEFAULT_PROMPT_KB, MODEL_GROUP, chat_request
+
+BEDROCK_MODEL = "bedrock/converse/us.anthropic.claude-sonnet-4-6"
+MOCK_ANSWER = "I will read the settings loader first."
+DRAIN_TIMEOUT_S = 60.0
+DRAIN_POLL_S = 0.1
+
+
+def logging_kwargs(prompt_kb: int) -> dict[str, Any]:
+    """The kwargs LiteLLM passes to a logger's success hook for the benchmark's request."""
+    # Imported only now, after main() pinned LITELLM_LOCAL_MODEL_COST_MAP: at import time
+    # LiteLLM would otherwise fetch its price map from the network.
+    import litellm
+    from litellm.integrations.custom_logger import CustomLogger
+
+    captured: list[dict[str, Any]] = []
+
+    class Capture(CustomLogger):
+        def log_success_event(self, kwargs, response_obj, start_time, end_time):
+            captured.append(kwargs)
+
+    litellm.callbacks = [Capture()]
+    request = chat_request(prompt_kb)
+    request.pop("model")
+    request.pop("stream")
+    litellm.completion(
+        model=BEDROCK_MODEL, mock_response=MOCK_ANSWER, aws_region_name="us-east-1", **request
+    )
+    deadline = time.monotonic() + 30
+    while not captured and time.monotonic() < deadline:
+        time.sleep(0.01)
+    litellm.callbacks = []
+    if not captured:
+        raise RuntimeError("LiteLLM never called the capturing logger")
+    kwargs = captured[0]
+    kwargs["standard_logging_object"]["model_group"] = MODEL_GROUP
+    metadata = kwargs.setdefault("litellm_params", {}).setdefault("metadata", {})
+    metadata.update(
+        user_api_key_alias="bench-developer",
+        user_api_key_user_id="bench@example.com",
+        headers={"user-agent": "Cline/3.40.0"},
+    )
+    return kwargs
+
+
+def _renamed(value: Any, suffix: str) -> Any:
+    """`value` with every string changed, so no earlier result can be remembered."""
+    if isinstance(value, str):
+        return f"{value} {suffix}"
+    if isinstance(value, list):
+        return [_renamed(item, suffix) for item in value]
+    if isinstance(value, dict):
+        return {key: _renamed(item, suffix) for key, item in value.items()}
+    return value
+
+
+def variants(base: dict[str, Any], count: int, *, new_task: bool) -> Iterator[dict[str, Any]]:
+    """One hook call's kwargs per request: a new call id each; new strings if `new_task`."""
+    for index in range(count):
+        call_id = str(uuid.uuid4())
+        payload = dict(base["standard_logging_object"])
+        payload.update(id=call_id, litellm_call_id=call_id, trace_id=str(uuid.uuid4()))
+        if new_task:
+            payload["messages"] = _renamed(payload["messages"], f"#{index}")
+        yield {**base, "litellm_call_id": call_id, "standard_logging_object": payload}
+
+
+def _costs_ms(
+    record: Callable[[dict[str, Any]], None], calls: list[dict[str, Any]]
+) -> tuple[list[float], list[float]]:
+    """This thread's CPU and the wall time of each call (the spool's fsync is in the latter)."""
+    cpu: list[float] = []
+    wall: list[float] = []
+    for kwargs in calls:
+        cpu_started, wall_started = time.thread_time(), time.perf_counter()
+        record(kwargs)
+        cpu.append((time.thread_time() - cpu_started) * 1000)
+        wall.append((time.perf_counter() - wall_started) * 1000)
+    return cpu, wall
+
+
+def _spans_recorded(spool_dir: Path) -> int:
+    """Spans the spool ever took in: still waiting plus delivered."""
+    health = read_spool_health(spool_dir)
+    return health["backlog_spans"] + health["delivered"]
+
+
+def _wait_until_delivered(spool_dir: Path) -> bool:
+    deadline = time.monotonic() + DRAIN_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if read_spool_health(spool_dir)["backlog_spans"] == 0:
+            return True
+        time.sleep(DRAIN_POLL_S)
+    return False
+
+
+def measure(iterations: int, prompt_kb: int) -> dict[str, Any]:
+    """Run both cases and return the figures (milliseconds of CPU per request)."""
+    spool_dir = Path(os.environ["LLMOPS_SPOOL_DIR"])
+    exporting = bool(os.environ.get("LANGFUSE_PUBLIC_KEY") and os.environ.get("LANGFUSE_HOST"))
+    base = logging_kwargs(prompt_kb)
+    # Imported only now: loading the callback builds its runtime from the environment.
+    from callbacks.langfuse_v4 import handler
+
+    def record(kwargs: dict[str, Any]) -> None:
+        payload = kwargs["standard_logging_object"]
+        handler.log_success_event(kwargs, None, payload["startTime"], payload["endTime"])
+
+    record(next(variants(base, 1, new_task=True)))  # opens the spool, starts the worker
+    cases: dict[str, Any] = {}
+    for name, new_task in (("new_task", True), ("resend", False)):
+        calls = list(variants(copy.deepcopy(base), iterations, new_task=new_task))
+        recorded_before = _spans_recorded(spool_dir)
+        process_started = time.process_time()
+        costs, walls = _costs_ms(record, calls)
+        if _spans_recorded(spool_dir) - recorded_before < iterations:
+            raise RuntimeError("the callback did not spool every request; its log says why")
+        case: dict[str, Any] = {
+            "requests": iterations,
+            "cpu_ms_median": round(statistics.median(costs), 3),
+            "cpu_ms_mean": round(statistics.fmean(costs), 3),
+            "cpu_ms_max": round(max(costs), 3),
+            "wall_ms_median": round(statistics.median(walls), 3),
+        }
+        if exporting and _wait_until_delivered(spool_dir):
+            process_ms = (time.process_time() - process_started) * 1000
+            case["export_cpu_ms_mean"] = round((process_ms - sum(costs)) / iterations, 3)
+        cases[name] = case
+    return {
+        "prompt_kb": prompt_kb,
+        "request_bytes": len(json.dumps(chat_request(prompt_kb))),
+        "log_input": os.environ.get("LLMOPS_LOG_INPUT") or "default",
+        "cases": cases,
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.callback_cpu", description=__doc__)
+    parser.add_argument("--iterations", type=int, default=100)
+    parser.add_argument("--prompt-kb", type=int, default=DEFAULT_PROMPT_KB)
+    arguments = parser.parse_args(argv)
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    # Never the network: without a stand-in, exports are refused on loopback (the discard
+    # port) and the spans stay spooled, which is all this measures.
+    os.environ.setdefault("LANGFUSE_HOST", "http://127.0.0.1:9")
+    with tempfile.TemporaryDirectory(prefix="bench-spool-") as spool_dir:
+        os.environ.setdefault("LLMOPS_SPOOL_DIR", spool_dir)
+        result = measure(arguments.iterations, arguments.prompt_kb)
+    json.dump(result, sys.stdout)
+    sys.stdout.write("\n")
+
+
+if __name__ == "__main__":
+    main()

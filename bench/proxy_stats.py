@@ -1,0 +1,72 @@
+"""CPU time and memory of the server behind a loopback port, read from Linux's /proc.
+
+The proxy is found by its listening socket rather than by a process id: with
+`--num_workers N` uvicorn's supervisor and every worker hold that socket, and no wrapper
+process (manage_langfuse.py, the entrypoint shim) does. psutil is not among the kit's
+dependencies; /proc gives the same figures on Linux, where the benchmark runs.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PROC = Path("/proc")
+_LISTEN_STATE = "0A"
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+
+
+@dataclass(frozen=True)
+class Sample:
+    """Total CPU seconds and resident memory of a set of processes at one moment."""
+
+    cpu_seconds: float
+    rss_bytes: int
+
+
+def _listening_inodes(port: int) -> set[str]:
+    inodes: set[str] = set()
+    for table in ("tcp", "tcp6"):
+        try:
+            lines = (PROC / "net" / table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            local_port = int(fields[1].rsplit(":", 1)[1], 16)
+            if local_port == port and fields[3] == _LISTEN_STATE:
+                inodes.add(fields[9])
+    return inodes
+
+
+def server_pids(port: int) -> list[int]:
+    """Every process holding the socket that listens on `port`."""
+    targets = {f"socket:[{inode}]" for inode in _listening_inodes(port)}
+    pids: list[int] = []
+    for entry in PROC.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if any(os.readlink(fd) in targets for fd in (entry / "fd").iterdir()):
+                pids.append(int(entry.name))
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+    return sorted(pids)
+
+
+def sample(pids: list[int]) -> Sample:
+    """CPU (user + system, children not included) and RSS summed over `pids`."""
+    cpu_ticks = 0
+    rss_pages = 0
+    for pid in pids:
+        try:
+            stat = (PROC / str(pid) / "stat").read_text()
+            statm = (PROC / str(pid) / "statm").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()  # after the command name, which may hold spaces
+        cpu_ticks += int(fields[11]) + int(fields[12])  # utime, stime
+        rss_pages += int(statm.split()[1])
+    return Sample(cpu_seconds=cpu_ticks / _CLOCK_TICKS, rss_bytes=rss_pages * _PAGE_SIZE)
