@@ -118,15 +118,9 @@ class Recorder:
             state.root_written = state.root_written or write_root
             fallback, first_start = state.fallback, state.first_start
         request = attempt.request
-        session = session_id(request.explicit_session, request.user_id, request.messages)
-        fields = mapping.trace_fields(
-            request,
-            session_id=session,
-            environment=self._settings.environment,
-            fallback=fallback,
-        )
+        fields = self._trace_fields(request, fallback)
         redacted = _Redacted(self._redactor)
-        selection = self._select_input(session, request)
+        selection = self._select_input(fields.session_id, request)
         output = redacted(attempt.output) if self._settings.log_output else None
         status = redacted(attempt.error.describe()) if attempt.error else None
         generation = mapping.generation_span(
@@ -165,13 +159,7 @@ class Recorder:
                 return None
             state.root_written = True
             fallback, first_start = state.fallback, state.first_start
-        session = session_id(request.explicit_session, request.user_id, request.messages)
-        fields = mapping.trace_fields(
-            request,
-            session_id=session,
-            environment=self._settings.environment,
-            fallback=fallback,
-        )
+        fields = self._trace_fields(request, fallback)
         redacted = _Redacted(self._redactor)
         root = mapping.root_span(
             fields,
@@ -185,6 +173,15 @@ class Recorder:
         return self._store(fields, [root])
 
     # -- helpers -----------------------------------------------------------------------------
+
+    def _trace_fields(self, request: Request, fallback: bool) -> mapping.TraceFields:
+        session = session_id(request.explicit_session, request.user_id, request.messages)
+        return mapping.trace_fields(
+            request,
+            session_id=session,
+            environment=self._settings.environment,
+            fallback=fallback,
+        )
 
     def _select_input(self, session: str | None, request: Request) -> InputSelection | None:
         mode = self._settings.log_input

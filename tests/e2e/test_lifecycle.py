@@ -60,38 +60,24 @@ def inspect(container: str) -> tuple[str, str]:
     return container_id, started
 
 
-def containers_of(project_name: str) -> list[str]:
+def _labelled(listing: list[str], project_name: str) -> list[str]:
+    """Ids of the Docker objects a `docker ... ls`-style listing shows for a compose project."""
+    label = f"label=com.docker.compose.project={project_name}"
     done = subprocess.run(
-        [
-            "docker",
-            "ps",
-            "--all",
-            "--quiet",
-            "--filter",
-            f"label=com.docker.compose.project={project_name}",
-        ],
+        ["docker", *listing, "--quiet", "--filter", label],
         capture_output=True,
         text=True,
         check=True,
     )
     return done.stdout.split()
+
+
+def containers_of(project_name: str) -> list[str]:
+    return _labelled(["ps", "--all"], project_name)
 
 
 def volumes_of(project_name: str) -> list[str]:
-    done = subprocess.run(
-        [
-            "docker",
-            "volume",
-            "ls",
-            "--quiet",
-            "--filter",
-            f"label=com.docker.compose.project={project_name}",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return done.stdout.split()
+    return _labelled(["volume", "ls"], project_name)
 
 
 def container_name(stack: StackEnv, service: str) -> str:
