@@ -1,0 +1,91 @@
+"""Through the real proxy: no planted secret reaches the spool or Langfuse.
+
+Every document of the redaction corpus (tests/unit/callbacks/corpus) travels in a prompt, in
+a tool call's arguments, in a tool result, and back in the response (the Bedrock stand-in
+echoes the start of the tool result). Langfuse refuses exports at first, so the
+spool holds the traces and can be read; then Langfuse accepts them and what it stored is read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.fakes.bedrock.harness import running_bedrock
+from tests.fakes.langfuse.harness import running_langfuse
+from tests.integration.callback_stack import CallbackStack, open_callback_stack
+from tests.unit.callbacks.corpus.documents import PlantedDocument, planted_documents
+
+pytestmark = pytest.mark.integration
+
+MODEL = "claude-haiku-4-5"
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CallbackStack]:
+    work_dir = tmp_path_factory.mktemp("callback-redaction")
+    with (
+        running_bedrock() as bedrock,
+        running_langfuse() as langfuse,
+        open_callback_stack(work_dir, bedrock, langfuse, {"LLMOPS_LOG_INPUT": "full"}) as opened,
+    ):
+        yield opened
+
+
+def lead_secret(document: PlantedDocument) -> str:
+    """An AWS access key id of the document's own: the tool result starts with it, so the
+    stand-in's reply echoes it and the response path carries a secret too."""
+    suffix = hashlib.sha256(document.name.encode()).hexdigest().upper()[:16]
+    return f"AKIA{suffix}"
+
+
+def conversation(document: PlantedDocument) -> list[dict]:
+    """A Cline-like turn carrying the document as prompt, tool arguments and tool result."""
+    call = {
+        "id": "call_read_1",
+        "type": "function",
+        "function": {"name": "read_file", "arguments": json.dumps({"content": document.text})},
+    }
+    return [
+        {"role": "user", "content": document.text},
+        {"role": "assistant", "content": None, "tool_calls": [call]},
+        {
+            "role": "tool",
+            "tool_call_id": "call_read_1",
+            "content": f"{lead_secret(document)}\n{document.text}",
+        },
+        {"role": "user", "content": f"Summarise {document.name}."},
+    ]
+
+
+def spooled_text(spool_dir: Path) -> str:
+    """Every span body in the spool, decompressed, as one text."""
+    with sqlite3.connect(spool_dir / "spool.db") as db:
+        bodies = [row[0] for row in db.execute("SELECT body FROM spans")]
+    return "\n".join(zlib.decompress(body).decode("utf-8") for body in bodies)
+
+
+def test_no_planted_secret_reaches_the_spool_or_langfuse(stack: CallbackStack) -> None:
+    documents = planted_documents()
+    secrets = {value for document in documents for _, value in document.secrets}
+    secrets |= {lead_secret(document) for document in documents}
+    stack.langfuse.set_mode("error", status=503)
+    replies = [stack.chat(MODEL, conversation(document))[1] for document in documents]
+    stack.wait_for_backlog(2 * len(documents))
+
+    spooled = spooled_text(stack.spool_dir)
+    assert "[REDACTED:" in spooled
+    assert [s for s in secrets if s in spooled] == []
+
+    stack.langfuse.set_mode("normal")
+    stack.wait_until_delivered()
+    stored = json.dumps(stack.langfuse.spans())
+    assert [s for s in secrets if s in stored] == []
+    # The secrets did travel, responses included: each reply echoes its document's lead secret.
+    assert all(lead_secret(d) in reply for d, reply in zip(documents, replies, strict=True))
