@@ -95,6 +95,10 @@ def attribute_map(span_json: Mapping[str, Any]) -> dict[str, Any]:
     return decoded
 
 
+# Built once: json.dumps with options would build an encoder on each of the many calls.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str)
+
+
 def dumps(value: Any) -> str:
     """Compact JSON that never fails: unknown objects become their string form."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+    return _ENCODER.encode(value)

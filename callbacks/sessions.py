@@ -51,13 +51,29 @@ def _stable(value: Any) -> Any:
 
 
 def _canonical(value: Any) -> str:
-    return json.dumps(_stable(value), sort_keys=True, separators=(",", ":"), default=str)
+    text = _sorted_json(value)
+    # Copying the value to drop volatile keys is the slow part: only done when one may be there.
+    if any(f'"{key}"' in text for key in _VOLATILE_KEYS):
+        return _sorted_json(_stable(value))
+    return text
 
 
-def _digest(messages: Sequence[Any]) -> str:
+_SORTED_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)
+
+
+def _sorted_json(value: Any) -> str:
+    return _SORTED_ENCODER.encode(value)
+
+
+def _encoded(messages: Sequence[Any]) -> list[bytes]:
+    """Each message's canonical form, computed once per request for every digest taken."""
+    return [_canonical(message).encode() for message in messages]
+
+
+def _digest(encoded: Sequence[bytes]) -> str:
     hasher = hashlib.sha256()
-    for message in messages:
-        hasher.update(_canonical(message).encode())
+    for message in encoded:
+        hasher.update(message)
         hasher.update(b"\x1e")
     return hasher.hexdigest()
 
@@ -94,7 +110,8 @@ class InputLog:
     def select(self, session: str | None, call_id: str, messages: Sequence[Any]) -> InputSelection:
         if not session:
             return InputSelection(list(messages), 0)
-        current = Prefix(len(messages), _digest(messages))
+        encoded = _encoded(messages)
+        current = Prefix(len(messages), _digest(encoded))
         with self._lock:
             state = self._sessions.pop(session, None)
             if state is not None and state.call_id == call_id:
@@ -107,7 +124,7 @@ class InputLog:
         if (
             base is not None
             and 0 < base.count <= len(messages)
-            and _digest(messages[: base.count]) == base.digest
+            and _digest(encoded[: base.count]) == base.digest
         ):
             return InputSelection(list(messages[base.count :]), base.count)
         return InputSelection(list(messages), 0)

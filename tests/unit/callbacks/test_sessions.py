@@ -114,3 +114,12 @@ def test_delta_state_is_bounded_to_the_most_recent_sessions() -> None:
         log.select(session, f"{session}-1", first)
     assert log.select("a", "a-2", second).omitted == 0
     assert log.select("c", "c-2", second).omitted == len(first)
+
+
+def test_delta_sees_an_edited_message_that_quotes_a_cache_marker_name() -> None:
+    log = InputLog()
+    log.select("s", "call-1", [user('what does "cache_control" do?')])
+    edited = [user('what does "cache_control" do here?'), assistant("it marks a cache point")]
+    selection = log.select("s", "call-2", edited)
+    assert selection.omitted == 0
+    assert selection.messages == edited
