@@ -227,32 +227,30 @@ def model_name(deployment: str) -> str:
     return deployment.rsplit("/", 1)[-1]
 
 
+# Langfuse's usage and cost keys, and the Usage/Cost field each comes from; the first two
+# and the total are always sent, the others only when non-zero.
+DETAIL_FIELDS = (
+    ("input", "input"),
+    ("output", "output"),
+    ("cache_read_input_tokens", "cache_read"),
+    ("cache_creation_input_tokens", "cache_write"),
+    ("output_reasoning_tokens", "reasoning"),
+    ("total", "total"),
+)
+ALWAYS_SENT = frozenset({"input", "output", "total"})
+
+
+def _details(source: Usage | Cost) -> dict[str, Any]:
+    details = {key: getattr(source, field) for key, field in DETAIL_FIELDS}
+    return {k: v for k, v in details.items() if v or k in ALWAYS_SENT}
+
+
 def usage_details(usage: Usage | None) -> dict[str, int] | None:
-    if usage is None:
-        return None
-    details = {
-        "input": usage.input,
-        "output": usage.output,
-        "cache_read_input_tokens": usage.cache_read,
-        "cache_creation_input_tokens": usage.cache_write,
-        "output_reasoning_tokens": usage.reasoning,
-        "total": usage.total,
-    }
-    return {k: v for k, v in details.items() if v or k in ("input", "output", "total")}
+    return None if usage is None else _details(usage)
 
 
 def cost_details(cost: Cost | None) -> dict[str, float] | None:
-    if cost is None:
-        return None
-    details = {
-        "input": cost.input,
-        "output": cost.output,
-        "cache_read_input_tokens": cost.cache_read,
-        "cache_creation_input_tokens": cost.cache_write,
-        "output_reasoning_tokens": cost.reasoning,
-        "total": cost.total,
-    }
-    return {k: v for k, v in details.items() if v or k in ("input", "output", "total")}
+    return None if cost is None else _details(cost)
 
 
 # -- size control ---------------------------------------------------------------------------
