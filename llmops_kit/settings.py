@@ -446,10 +446,18 @@ def complete_values(existing: Mapping[str, str]) -> dict[str, str]:
             values.setdefault(var.name, var.default)
             if not values[var.name]:
                 values[var.name] = var.default
+    fill_derived(values)
+    return values
+
+
+def fill_derived(values: dict[str, str]) -> None:
+    """Fill each empty derived variable from its sources; empty when a source is missing."""
     for var in VARIABLES:
         if var.derive is not None and not values.get(var.name):
-            values[var.name] = var.derive(values)
-    return values
+            try:
+                values[var.name] = var.derive(values)
+            except KeyError:
+                values[var.name] = ""
 
 
 def init_env(path: Path) -> InitResult:
@@ -535,12 +543,7 @@ def load(
         merged[var.name] = var.default
     merged.update(file_values)
     merged.update({k: environ[k] for k in BY_NAME if k in environ})
-    for var in VARIABLES:
-        if var.derive is not None and not merged.get(var.name):
-            try:
-                merged[var.name] = var.derive(merged)
-            except KeyError:
-                merged[var.name] = ""
+    fill_derived(merged)
     settings = Settings(merged, env_path)
     if validate:
         check_shapes(settings)
