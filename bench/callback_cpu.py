@@ -6,17 +6,20 @@ LiteLLM itself (with a mock answer, no network) produces the hook arguments for 
 bench/payload.py, as it hands them to a callback; the proxy's metadata (key alias, user
 agent) is added. The callback then records the request through its synchronous hook, on this
 thread, with the kit's default settings: input choice, redaction, mapping to spans, OTLP
-encoding and the durable spool write. This thread's CPU is what one request costs; the wall
-time adds the spool's fsync. It runs off the request path (LiteLLM calls the hook after
-answering). Two cases:
+encoding and the spool write (the fsync that makes it survive power loss is the delivery
+process's, below). This thread's CPU is what one request costs the proxy's process. It runs
+off the request path (LiteLLM calls the hook after answering). Two cases:
 
-    new_task   every string new, a fresh session: the whole prompt is redacted, encoded and
-               spooled, nothing remembered from before (the worst case)
+    new_task   every string new but the roles, as in a new Cline task: the whole prompt is
+               redacted, encoded and spooled and a new session digested, nothing remembered
+               from before (the worst case)
     resend     the same conversation sent again in its session, as Cline does every turn:
                the redactor's memory and the input delta apply
 
 With LANGFUSE_HOST and the keys set (the benchmark points them at the Langfuse stand-in),
-the delivery thread's CPU to export those spans is measured too, until the spool is empty.
+the CPU to sync and export those spans is measured too, until the spool is empty: the CPU
+of the delivery process the callback starts (utime + stime from /proc/<pid>/stat, in clock ticks of
+10 ms, hence the mean over many requests), which does that work outside the proxy's process.
 Prints one JSON object.
 """
 
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import importlib
 import json
 import os
 import statistics
@@ -37,6 +41,7 @@ from typing import Any
 
 from callbacks.health import read_spool_health
 
+from . import proxy_stats
 from .payload import DEFAULT_PROMPT_KB, MODEL_GROUP, chat_request
 
 BEDROCK_MODEL = "bedrock/converse/us.anthropic.claude-sonnet-4-6"
@@ -83,13 +88,17 @@ def logging_kwargs(prompt_kb: int) -> dict[str, Any]:
 
 
 def _renamed(value: Any, suffix: str) -> Any:
-    """`value` with every string changed, so no earlier result can be remembered."""
+    """`value` with every string but the roles changed, so no earlier result can be
+    remembered; the roles stay, as a new task's messages keep theirs (its session digest
+    depends on them)."""
     if isinstance(value, str):
         return f"{value} {suffix}"
     if isinstance(value, list):
         return [_renamed(item, suffix) for item in value]
     if isinstance(value, dict):
-        return {key: _renamed(item, suffix) for key, item in value.items()}
+        return {
+            key: item if key == "role" else _renamed(item, suffix) for key, item in value.items()
+        }
     return value
 
 
@@ -107,7 +116,7 @@ def variants(base: dict[str, Any], count: int, *, new_task: bool) -> Iterator[di
 def _costs_ms(
     record: Callable[[dict[str, Any]], None], calls: list[dict[str, Any]]
 ) -> tuple[list[float], list[float]]:
-    """This thread's CPU and the wall time of each call (the spool's fsync is in the latter)."""
+    """This thread's CPU and the wall time of each call."""
     cpu: list[float] = []
     wall: list[float] = []
     for kwargs in calls:
@@ -139,18 +148,25 @@ def measure(iterations: int, prompt_kb: int) -> dict[str, Any]:
     exporting = bool(os.environ.get("LANGFUSE_PUBLIC_KEY") and os.environ.get("LANGFUSE_HOST"))
     base = logging_kwargs(prompt_kb)
     # Imported only now: loading the callback builds its runtime from the environment.
-    from callbacks.langfuse_v4 import handler
+    from callbacks.langfuse_v4 import handler, load_package
+
+    runtime = importlib.import_module(f"{load_package().__name__}.runtime")
 
     def record(kwargs: dict[str, Any]) -> None:
         payload = kwargs["standard_logging_object"]
         handler.log_success_event(kwargs, None, payload["startTime"], payload["endTime"])
 
-    record(next(variants(base, 1, new_task=True)))  # opens the spool, starts the worker
+    record(next(variants(base, 1, new_task=True)))  # one-time costs, not measured
+    delivery_pid = runtime.delivery_pid()
+    if delivery_pid is None:
+        raise RuntimeError("the callback did not start; its log says why")
+    if exporting:
+        _wait_until_delivered(spool_dir)  # the delivery process is up: its start not measured
     cases: dict[str, Any] = {}
     for name, new_task in (("new_task", True), ("resend", False)):
         calls = list(variants(copy.deepcopy(base), iterations, new_task=new_task))
         recorded_before = _spans_recorded(spool_dir)
-        process_started = time.process_time()
+        export_started = proxy_stats.cpu_seconds(delivery_pid)
         costs, walls = _costs_ms(record, calls)
         if _spans_recorded(spool_dir) - recorded_before < iterations:
             raise RuntimeError("the callback did not spool every request; its log says why")
@@ -162,8 +178,8 @@ def measure(iterations: int, prompt_kb: int) -> dict[str, Any]:
             "wall_ms_median": round(statistics.median(walls), 3),
         }
         if exporting and _wait_until_delivered(spool_dir):
-            process_ms = (time.process_time() - process_started) * 1000
-            case["export_cpu_ms_mean"] = round((process_ms - sum(costs)) / iterations, 3)
+            export_ms = (proxy_stats.cpu_seconds(delivery_pid) - export_started) * 1000
+            case["export_cpu_ms_mean"] = round(export_ms / iterations, 3)
         cases[name] = case
     return {
         "prompt_kb": prompt_kb,

@@ -2,8 +2,11 @@
 
 The proxy is found by its listening socket rather than by a process id: with
 `--num_workers N` uvicorn's supervisor and every worker hold that socket, and no wrapper
-process (manage_langfuse.py, the entrypoint shim) does. psutil is not among the kit's
-dependencies; /proc gives the same figures on Linux, where the benchmark runs.
+process (manage_langfuse.py, the entrypoint shim) does. Its descendants count too, found
+through the parent pid in /proc/<pid>/stat: each proxy process starts the callback's delivery
+process, which does the export work the proxy would otherwise do itself, so leaving it out
+would flatter the callback. psutil is not among the kit's dependencies; /proc gives the same
+figures on Linux, where the benchmark runs.
 """
 
 from __future__ import annotations
@@ -56,17 +59,47 @@ def server_pids(port: int) -> list[int]:
     return sorted(pids)
 
 
+def _stat_fields(pid: int) -> list[str] | None:
+    """The fields of /proc/<pid>/stat after the command name (which may hold spaces)."""
+    try:
+        stat = (PROC / str(pid) / "stat").read_text()
+    except OSError:  # gone meanwhile
+        return None
+    return stat.rsplit(")", 1)[1].split()
+
+
+def with_descendants(pids: list[int]) -> list[int]:
+    """`pids` and every process descending from them, each once."""
+    children: dict[int, list[int]] = {}
+    for entry in PROC.iterdir():
+        fields = _stat_fields(int(entry.name)) if entry.name.isdigit() else None
+        if fields is not None:
+            children.setdefault(int(fields[1]), []).append(int(entry.name))
+    found: set[int] = set()
+    pending = list(pids)
+    while pending:
+        pid = pending.pop()
+        if pid not in found:
+            found.add(pid)
+            pending += children.get(pid, [])
+    return sorted(found)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of one process so far (its own, not its waited-for children's)."""
+    fields = _stat_fields(pid)
+    return 0.0 if fields is None else (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+
+
 def sample(pids: list[int]) -> Sample:
-    """CPU (user + system, children not included) and RSS summed over `pids`."""
-    cpu_ticks = 0
+    """CPU (user + system) and RSS summed over `pids` and their descendants."""
+    cpu = 0.0
     rss_pages = 0
-    for pid in pids:
+    for pid in with_descendants(pids):
         try:
-            stat = (PROC / str(pid) / "stat").read_text()
             statm = (PROC / str(pid) / "statm").read_text()
-        except OSError:
+        except OSError:  # gone meanwhile
             continue
-        fields = stat.rsplit(")", 1)[1].split()  # after the command name, which may hold spaces
-        cpu_ticks += int(fields[11]) + int(fields[12])  # utime, stime
+        cpu += cpu_seconds(pid)
         rss_pages += int(statm.split()[1])
-    return Sample(cpu_seconds=cpu_ticks / _CLOCK_TICKS, rss_bytes=rss_pages * _PAGE_SIZE)
+    return Sample(cpu_seconds=cpu, rss_bytes=rss_pages * _PAGE_SIZE)

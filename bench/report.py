@@ -157,14 +157,19 @@ CALLBACK_TARGET_MS = 1.0
 
 
 def callback_check(callback: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The in-process callback figure held to its target (new task: the whole prompt)."""
+    """The in-process callback figure held to its target (new task: the whole prompt; the
+    mean, so the occasional costly request counts), and the delivery process's CPU beside."""
     if not callback or "cases" not in callback:
         return {"cpu_ms_per_100kb": None, "target": f"<= {CALLBACK_TARGET_MS} ms", "status": "n/a"}
-    cpu_ms = callback["cases"]["new_task"]["cpu_ms_median"]
-    per_100kb = cpu_ms * 100 / callback["prompt_kb"]
+    new_task = callback["cases"]["new_task"]
+    per_100kb = new_task["cpu_ms_mean"] * 100 / callback["prompt_kb"]
+    delivery = new_task.get("export_cpu_ms_mean")
     status = "pass" if per_100kb <= CALLBACK_TARGET_MS else "miss"
     return {
         "cpu_ms_per_100kb": round(per_100kb, 3),
+        "delivery_cpu_ms_per_100kb": (
+            round(delivery * 100 / callback["prompt_kb"], 3) if delivery is not None else None
+        ),
         "target": f"<= {CALLBACK_TARGET_MS} ms",
         "status": status,
     }

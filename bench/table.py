@@ -102,7 +102,8 @@ def render(report: Mapping[str, Any]) -> str:
     lines.append(
         "callback CPU per 100 KB prompt (in-process, new task): "
         f"{_number(callback['cpu_ms_per_100kb'])} ms   "
-        f"target {callback['target']}: {callback['status']}"
+        f"target {callback['target']}: {callback['status']}   "
+        f"(delivery process: {_number(callback.get('delivery_cpu_ms_per_100kb'))} ms)"
     )
     for ratio in report["ratios"]:
         verdict = f"target {ratio['target']}: {ratio['status']}" if ratio["target"] else NO_TARGET

@@ -11,14 +11,18 @@ which imports this directory as a package under a private name. The pieces, each
     redact.py       secrets -> placeholders naming their kind (redact_patterns.py: the kinds)
     mapping.py      requests and attempts -> OTLP spans with Langfuse attributes
     otlp.py         OTLP/JSON encoding: attribute values, the export request envelope
+    jsontext.py     JSON text by orjson, with a fallback for what orjson refuses
     spool.py        the durable SQLite (WAL) spool shared by every proxy worker process
     exporter.py     one OTLP/HTTP export and one read-API lookup; the retry policy as data
-    worker.py       the background thread that drains the spool, exactly once
-    runtime.py      wires the pieces from the environment, once per process
+    worker.py       the loop that drains the spool to Langfuse, exactly once
+    delivery.py     the child process each proxy process starts to run that loop (a script):
+                    the proxy's own core stays free for requests (measured by bench/)
+    runtime.py      wires the pieces from the environment, once per process; starts the child
     settings.py     the environment variables it reads
     health.py       backlog, ages and counters for `status` and `doctor` (also a script)
 
 auth.py, fallback_policy.py and proxy_entrypoint.py live here too, for the same reason (the
 proxy loads them beside its config), but stand alone. Only the standard library and what the
-LiteLLM image ships are imported: nothing from llmops_kit, and not the Langfuse SDK.
+LiteLLM image ships are imported (orjson, and pydantic-core's Rust regex engine for the
+redaction screen): nothing from llmops_kit, and not the Langfuse SDK.
 """

@@ -28,7 +28,8 @@ from typing import Any
 
 import httpx
 
-from .otlp import dumps, export_request
+from .jsontext import encode
+from .otlp import export_request
 
 EXPORT_PATH = "/api/public/otel/v1/traces"
 OBSERVATIONS_PATH = "/api/public/v2/observations"
@@ -151,7 +152,8 @@ class LangfuseClient:
         )
 
     def export(self, spans: Sequence[Mapping[str, Any]]) -> ExportResult:
-        body = gzip.compress(dumps(export_request(spans)).encode("utf-8"), compresslevel=5)
+        # Level 1: twice as fast as level 5 on source code, a third larger (3x instead of 4x).
+        body = gzip.compress(encode(export_request(spans)), compresslevel=1)
         headers = {
             "Content-Type": "application/json",
             "Content-Encoding": "gzip",

@@ -10,12 +10,13 @@ Which LiteLLM hook reports what (LiteLLM 1.106.2, seen through the real proxy):
     async_post_call_failure_hook            the request failed as a whole: the client got an error
 
 The work runs on one background thread per process (in order, so the input delta sees
-requests in order), awaited so that the spans are on disk when the hook returns. Every hook
+requests in order), awaited so that the spans are spooled when the hook returns. Every hook
 swallows its own errors: a logging problem must never fail or slow a request.
 
 LiteLLM calls the logging hooks just after the response went out, so a proxy killed in
 that instant (milliseconds) loses that one request's trace; once a hook has returned, its
-spans survive any crash.
+spans survive any crash of the proxy, and power loss once the delivery process synced them
+(its next round, see spool.py).
 """
 
 from __future__ import annotations

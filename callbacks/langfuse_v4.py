@@ -5,6 +5,9 @@ to the config file) without importing its package, so relative imports cannot wo
 This file imports its own directory as a package under a private name, unique per directory
 and registered once in sys.modules, and exposes that package's one handler per process. The
 rest of the package uses ordinary relative imports.
+
+`handler` is built when first read (LiteLLM reads it right after loading this file), not on
+import: the delivery process (delivery.py) imports this file only for `load_package`.
 """
 
 from __future__ import annotations
@@ -20,7 +23,8 @@ _DIRECTORY = Path(__file__).resolve().parent
 _PACKAGE = "_llmops_callbacks_" + hashlib.sha256(str(_DIRECTORY).encode()).hexdigest()[:12]
 
 
-def _load_package() -> ModuleType:
+def load_package() -> ModuleType:
+    """This directory as a package under its private name, imported once per process."""
     loaded = sys.modules.get(_PACKAGE)
     if loaded is not None:
         return loaded
@@ -35,5 +39,8 @@ def _load_package() -> ModuleType:
     return package
 
 
-_load_package()
-handler = importlib.import_module(f"{_PACKAGE}.runtime").handler()
+def __getattr__(name: str) -> object:
+    """`handler`: the process's one LiteLLM logger; building it starts the delivery process."""
+    if name == "handler":
+        return importlib.import_module(f"{load_package().__name__}.runtime").handler()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -26,7 +26,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from .extract import Attempt, AttemptError, Cost, Request, Usage
-from .otlp import attribute_map, dumps, encode_attributes, span
+from .jsontext import dumps
+from .otlp import attribute_map, encode_attributes, span
 
 MAX_FIELD_CHARS = 1_000_000
 SHRUNK_FIELD_CHARS = 64_000

@@ -7,9 +7,10 @@ so structured values are JSON-encoded into `stringValue`, as its own SDKs do.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from typing import Any
+
+from .jsontext import dumps
 
 SCOPE_NAME = "llmops-kit.callbacks"
 SCOPE_VERSION = "1"
@@ -93,12 +94,3 @@ def attribute_map(span_json: Mapping[str, Any]) -> dict[str, Any]:
         else:
             decoded[pair["key"]] = next(iter(value.values()), None)
     return decoded
-
-
-# Built once: json.dumps with options would build an encoder on each of the many calls.
-_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str)
-
-
-def dumps(value: Any) -> str:
-    """Compact JSON that never fails: unknown objects become their string form."""
-    return _ENCODER.encode(value)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -31,6 +31,8 @@ MAX_TRACKED_REQUESTS = 10_000
 
 class Redactor(Protocol):
     def redact(self, value: Any) -> tuple[Any, Mapping[str, int]]: ...
+
+    def redact_json(self, items: Sequence[Any]) -> tuple[list[str], Mapping[str, int]]: ...
 
 
 @dataclass
@@ -53,9 +55,19 @@ class _Redacted:
         if value is None:
             return None
         cleaned, counts = self.redactor.redact(value)
+        self._count(counts)
+        return cleaned
+
+    def json_texts(self, items: Sequence[Any]) -> list[str]:
+        """Each item redacted, as JSON text: the large bodies, which the redactor can often
+        pass through as encoded without walking them."""
+        texts, counts = self.redactor.redact_json(items)
+        self._count(counts)
+        return texts
+
+    def _count(self, counts: Mapping[str, int]) -> None:
         for kind, count in counts.items():
             self.counts[kind] = self.counts.get(kind, 0) + count
-        return cleaned
 
 
 class Recorder:
@@ -126,7 +138,9 @@ class Recorder:
         generation = mapping.generation_span(
             attempt,
             fields,
-            input_messages=redacted(selection.messages) if selection else None,
+            input_messages=_json_list(redacted.json_texts(selection.messages))
+            if selection
+            else None,
             output=output,
             status_message=status,
             metadata={
@@ -191,13 +205,18 @@ class Recorder:
             return self._inputs.select(session, request.call_id, request.messages)
         return InputSelection(list(request.messages), 0)
 
-    def _last_message(self, request: Request, redacted: _Redacted) -> Any:
+    def _last_message(self, request: Request, redacted: _Redacted) -> str | None:
         if self._settings.log_input == "off" or not request.messages:
             return None
-        return redacted(request.messages[-1])
+        return redacted.json_texts(request.messages[-1:])[0]
 
     def _store(self, fields: mapping.TraceFields, spans: list[dict[str, Any]]) -> AppendResult:
         rows = [SpanRow(fields.trace_id, s["spanId"], s) for s in spans]
         result = self._spool.append(rows)
         self._wake()
         return result
+
+
+def _json_list(texts: Sequence[str]) -> str:
+    """The JSON text of a list, from the JSON texts of its items."""
+    return "[" + ",".join(texts) + "]"

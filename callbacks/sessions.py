@@ -17,16 +17,20 @@ another proxy worker is simply logged in full.
 from __future__ import annotations
 
 import hashlib
-import json
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .jsontext import encode_sorted
+
 DERIVED_PREFIX = "auto-"
 MAX_SESSIONS = 4096
-_VOLATILE_KEYS = frozenset({"cache_control"})
+# A `cache_control` member of sorted-key JSON, with one comma that joins it to a neighbour.
+# Inside a string a quote is escaped (`\"`), so this only matches a real key.
+_VOLATILE = re.compile(rb',"cache_control":\{[^{}]*\}|"cache_control":\{[^{}]*\},?')
 
 
 def session_id(explicit: str | None, user_id: str | None, messages: Sequence[Any]) -> str | None:
@@ -37,50 +41,25 @@ def session_id(explicit: str | None, user_id: str | None, messages: Sequence[Any
     if first is None:
         return None
     text = _canonical(first.get("content"))
-    digest = hashlib.sha256(f"{user_id or ''}\x00{text}".encode()).hexdigest()
+    digest = hashlib.sha256((user_id or "").encode() + b"\x00" + text).hexdigest()
     return DERIVED_PREFIX + digest[:24]
 
 
-def _stable(value: Any) -> Any:
-    """The value without the keys that change between turns of the same conversation."""
-    if isinstance(value, dict):
-        return {k: _stable(v) for k, v in value.items() if k not in _VOLATILE_KEYS}
-    if isinstance(value, list):
-        return [_stable(item) for item in value]
-    return value
-
-
-def _canonical(value: Any) -> str:
-    text = _sorted_json(value)
-    # Copying the value to drop volatile keys is the slow part: only done when one may be there.
-    if any(f'"{key}"' in text for key in _VOLATILE_KEYS):
-        return _sorted_json(_stable(value))
-    return text
-
-
-_SORTED_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)
-
-
-def _sorted_json(value: Any) -> str:
-    return _SORTED_ENCODER.encode(value)
-
-
-def _encoded(messages: Sequence[Any]) -> list[bytes]:
-    """Each message's canonical form, computed once per request for every digest taken."""
-    return [_canonical(message).encode() for message in messages]
-
-
-def _digest(encoded: Sequence[bytes]) -> str:
-    hasher = hashlib.sha256()
-    for message in encoded:
-        hasher.update(message)
-        hasher.update(b"\x1e")
-    return hasher.hexdigest()
+def _canonical(value: Any) -> bytes:
+    """JSON with sorted keys and without the keys that change between turns of the same
+    conversation."""
+    text = encode_sorted(value)
+    return _VOLATILE.sub(b"", text) if b'"cache_control":' in text else text
 
 
 @dataclass(frozen=True)
 class Prefix:
+    """A request's messages: how many, and the digest of their canonical list without its
+    closing bracket (`length` bytes), which the next request's list starts with if it
+    repeats them."""
+
     count: int
+    length: int
     digest: str
 
 
@@ -110,21 +89,27 @@ class InputLog:
     def select(self, session: str | None, call_id: str, messages: Sequence[Any]) -> InputSelection:
         if not session:
             return InputSelection(list(messages), 0)
-        encoded = _encoded(messages)
-        current = Prefix(len(messages), _digest(encoded))
+        text = memoryview(_canonical(list(messages)))[:-1]  # without the closing "]"
         with self._lock:
             state = self._sessions.pop(session, None)
             if state is not None and state.call_id == call_id:
                 base = state.base
             else:
                 base = state.current if state is not None else None
+            hasher = hashlib.sha256()
+            repeated = False
+            if base is not None and 0 < base.count <= len(messages) and base.length <= len(text):
+                hasher.update(text[: base.length])
+                # Only at a boundary between messages: "," after them, or the end of the list.
+                at_boundary = base.length == len(text) or text[base.length] == ord(",")
+                repeated = at_boundary and hasher.hexdigest() == base.digest
+                hasher.update(text[base.length :])
+            else:
+                hasher.update(text)
+            current = Prefix(len(messages), len(text), hasher.hexdigest())
             self._sessions[session] = _SessionState(call_id, base, current)
             while len(self._sessions) > self._max:
                 self._sessions.popitem(last=False)
-        if (
-            base is not None
-            and 0 < base.count <= len(messages)
-            and _digest(encoded[: base.count]) == base.digest
-        ):
+        if repeated and base is not None:
             return InputSelection(list(messages[base.count :]), base.count)
         return InputSelection(list(messages), 0)

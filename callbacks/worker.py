@@ -1,4 +1,4 @@
-"""The delivery worker: one background thread per process that drains the spool to Langfuse.
+"""The delivery worker: drains the spool to Langfuse, in the delivery process (delivery.py).
 
 Each round first settles spans *in doubt* (sent, no answer): after the settle delay it asks
 Langfuse's read API which of their observations exist, removes those, and makes the rest
@@ -20,8 +20,11 @@ settle delay (its worker stopped or far behind) gets it again. Raise
 LLMOPS_IN_DOUBT_SETTLE_SECONDS where that is likely; the default is twice the 15-30 s
 Langfuse documents.
 
-`run_once()` does one round and says how long to wait; the thread only loops over it, so
-tests drive it with a scripted transport and a fake clock, without threads or sleeping.
+`run_once()` does one round and says how long to wait; `run()` only loops over it in the
+delivery process's main thread (a wake cuts a wait short), so tests drive it with a scripted
+transport and a fake clock, without threads or sleeping. It runs in a child process of each
+proxy process, not in the proxy: at saturation the proxy is bound to one core by the GIL, and
+this work (claims, OTLP JSON, gzip, HTTP) would take its CPU from serving requests.
 """
 
 from __future__ import annotations
@@ -48,7 +51,7 @@ Shrink = Callable[[Mapping[str, Any]], dict[str, Any] | None]
 
 
 class DeliveryWorker:
-    """Moves spans from the spool to Langfuse; never raises out of `run_once`'s thread."""
+    """Moves spans from the spool to Langfuse; `run` and `finish` never raise."""
 
     def __init__(
         self,
@@ -75,7 +78,6 @@ class DeliveryWorker:
         self._reported: Outcome | None = None
         self._wake = threading.Event()
         self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
 
     # -- one round ---------------------------------------------------------------------------
 
@@ -211,30 +213,39 @@ class DeliveryWorker:
             if missing:
                 self._spool.resend(self._owner, missing)
 
-    # -- the thread --------------------------------------------------------------------------
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="llmops-langfuse-export")
-        self._thread.daemon = True
-        self._thread.start()
+    # -- the loop ---------------------------------------------------------------------------
 
     def wake(self) -> None:
         """New spans were spooled: deliver them now unless backing off."""
         self._wake.set()
 
-    def stop(self, timeout: float = 5.0) -> None:
+    def stop(self) -> None:
+        """Make `run` return once its current round is done; callable from any thread."""
         self._stopping.set()
         self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
 
-    def _run(self) -> None:
-        while not self._stopping.is_set():
+    def run(self) -> None:
+        """Round after round in the calling thread, until `stop`."""
+        while True:
             self._wake.clear()
-            try:
-                delay = self.run_once()
-            except Exception:
-                log.exception("Langfuse delivery round failed; retrying")
-                delay = IDLE_POLL_SECONDS
+            if self._stopping.is_set():
+                return
+            delay = self._round()
             if delay > 0:
                 self._wake.wait(delay)
+
+    def finish(self, seconds: float) -> None:
+        """The last rounds before exit: deliver batch after batch while they are accepted,
+        starting none after `seconds`. What is left waits in the spool."""
+        deadline = self._clock() + seconds
+        while self._round() == 0.0 and self._clock() < deadline:
+            continue
+
+    def _round(self) -> float:
+        try:
+            self._spool.flush()  # the proxy's appends survive power loss from here on
+            self._spool.compress_waiting()  # even while paused: that is when spans wait
+            return self.run_once()
+        except Exception:
+            log.exception("Langfuse delivery round failed; retrying")
+            return IDLE_POLL_SECONDS

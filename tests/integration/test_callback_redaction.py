@@ -65,10 +65,12 @@ def conversation(document: PlantedDocument) -> list[dict]:
 
 
 def spooled_text(spool_dir: Path) -> str:
-    """Every span body in the spool, decompressed, as one text."""
+    """Every span body in the spool as stored (JSON, or compressed once it waited), as text."""
     with sqlite3.connect(spool_dir / "spool.db") as db:
-        bodies = [row[0] for row in db.execute("SELECT body FROM spans")]
-    return "\n".join(zlib.decompress(body).decode("utf-8") for body in bodies)
+        rows = db.execute("SELECT body, compressed FROM spans").fetchall()
+    return "\n".join(
+        (zlib.decompress(body) if compressed else body).decode("utf-8") for body, compressed in rows
+    )
 
 
 def test_no_planted_secret_reaches_the_spool_or_langfuse(stack: CallbackStack) -> None:

@@ -41,12 +41,15 @@ def clock() -> FakeClock:
 def make_spool(tmp_path: Path, clock: FakeClock) -> Callable[..., Spool]:
     """Spools on one directory, as several proxy worker processes would open it."""
 
-    def make(max_bytes: int = 10**9, settle_seconds: float = 60.0) -> Spool:
+    def make(
+        max_bytes: int = 10**9, settle_seconds: float = 60.0, deferred_sync: bool = False
+    ) -> Spool:
         return Spool(
             tmp_path / "spool",
             max_bytes=max_bytes,
             shrink=mapping.without_bodies,
             settle_seconds=settle_seconds,
+            deferred_sync=deferred_sync,
             clock=clock,
         )
 

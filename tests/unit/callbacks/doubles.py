@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -100,6 +101,15 @@ class RecordingRedactor:
         return json.loads(text.replace("SECRET", "[REDACTED:test]")), (
             {"test": count} if count else {}
         )
+
+    def redact_json(self, items: list[Any]) -> tuple[list[str], dict[str, int]]:
+        texts: list[str] = []
+        counts: Counter[str] = Counter()
+        for item in items:
+            cleaned, found = self.redact(item)
+            texts.append(json.dumps(cleaned))
+            counts.update(found)
+        return texts, dict(counts)
 
 
 def ids(rows: Iterable[Any]) -> list[str]:

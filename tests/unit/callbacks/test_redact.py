@@ -92,19 +92,23 @@ def cline_conversation(document: str) -> dict[str, Any]:
 PLACES_IN_A_CONVERSATION = 5
 
 
+def survivors(document: PlantedDocument, redacted: str) -> list[tuple[str, str]]:
+    """The planted secrets still (partly) readable in `redacted`, shortened for the report."""
+    return [
+        (kind, fragment[:12] + "...")
+        for kind, value in document.secrets
+        for fragment in secret_fragments(value)
+        if fragment in redacted
+    ]
+
+
 @pytest.mark.parametrize("document", DOCUMENTS, ids=lambda d: d.name)
 def test_no_planted_secret_survives_anywhere_in_a_conversation(
     redactor: Redactor, document: PlantedDocument
 ) -> None:
     redacted = json.dumps(redactor.redact(cline_conversation(document.text)).value)
 
-    survivors = [
-        (kind, fragment[:12] + "...")
-        for kind, value in document.secrets
-        for fragment in secret_fragments(value)
-        if fragment in redacted
-    ]
-    assert survivors == []
+    assert survivors(document, redacted) == []
 
 
 @pytest.mark.parametrize("document", DOCUMENTS, ids=lambda d: d.name)
@@ -285,7 +289,7 @@ def test_tool_call_arguments_without_a_secret_are_returned_unchanged(redactor: R
 
     redacted = redactor.redact({"arguments": arguments}).value
 
-    assert redacted["arguments"] is arguments
+    assert redacted["arguments"] == arguments  # not decoded and encoded again
 
 
 def test_extra_patterns_from_the_environment_are_redacted_with_their_kind() -> None:
@@ -424,3 +428,68 @@ def test_ordinary_source_code_is_rarely_redacted(redactor: Redactor) -> None:
     print(f"\nfalse positives: {len(flagged)} of {len(files)} standard library files ({rate:.2%})")
     assert len(files) > 100
     assert rate < 0.01, flagged
+
+
+# --- the JSON path: messages passed through as encoded unless they may hold a secret --------
+
+
+@pytest.mark.parametrize("document", DOCUMENTS, ids=lambda d: d.name)
+def test_no_planted_secret_survives_the_json_path_of_a_conversation(
+    redactor: Redactor, document: PlantedDocument
+) -> None:
+    messages = cline_conversation(document.text)["messages"]
+
+    texts, counts = redactor.redact_json(messages)
+
+    assert survivors(document, "\n".join(texts)) == []
+    assert counts == {kind: n * 4 for kind, n in document.expected_counts.items()}
+    assert [json.loads(text) for text in texts] == redactor.redact(messages).value
+
+
+def test_messages_without_a_trigger_pass_through_as_encoded(redactor: Redactor) -> None:
+    messages = [
+        {"role": "system", "content": "You are Cline."},
+        {"role": "user", "content": [{"type": "text", "text": "Fix the settings loader."}]},
+    ]
+
+    texts, counts = redactor.redact_json(messages)
+
+    assert [json.loads(text) for text in texts] == messages
+    assert counts == {}
+
+
+def test_a_secret_spelled_with_escapes_in_tool_call_arguments_is_found(
+    redactor: Redactor,
+) -> None:
+    """The arguments are JSON text: `\\u0049` there is an I, so the key id is AKIAIOSF...,
+    which only the walk (which decodes the arguments) sees: no trigger is written out."""
+    arguments = '{"key": "AK\\u0049AIOSFODNN7EXAMPLE"}'
+    message = {"role": "assistant", "tool_calls": [{"function": {"arguments": arguments}}]}
+
+    texts, counts = redactor.redact_json([message])
+
+    assert "OSFODNN7EXAMPLE" not in texts[0]
+    assert counts == {"aws_access_key_id": 1}
+
+
+def test_a_known_secret_with_quotes_is_found_in_tool_call_arguments() -> None:
+    secret = 'pa"ss\\word-Zq81x'
+    redactor = Redactor.from_env({"DATABASE_PASSWORD": secret})
+    arguments = json.dumps({"command": f"psql -W {secret}"})
+    message = {"role": "assistant", "tool_calls": [{"function": {"arguments": arguments}}]}
+
+    texts, counts = redactor.redact_json([message])
+
+    assert "Zq81x" not in texts[0]
+    assert counts == {"database_password": 1}
+
+
+def test_extra_patterns_apply_on_the_json_path() -> None:
+    redactor = Redactor.from_env(
+        {EXTRA_PATTERNS_VARIABLE: json.dumps([{"kind": "ticket", "pattern": "TKT-[0-9]{6}"}])}
+    )
+
+    texts, counts = redactor.redact_json([{"role": "user", "content": "see TKT-123456"}])
+
+    assert "TKT-123456" not in texts[0]
+    assert counts == {"ticket": 1}

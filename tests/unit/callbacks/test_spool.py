@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
+import zlib
 from pathlib import Path
 
 from callbacks import mapping
 from callbacks.otlp import attribute_map
-from callbacks.spool import IN_DOUBT, READY, Spool, owner_id
+from callbacks.spool import COMPRESS_AFTER_SECONDS, IN_DOUBT, READY, Spool, owner_id
 
 from .doubles import ids, span_row
 
@@ -175,3 +178,96 @@ def test_health_reports_backlog_age_and_last_error(spool, clock) -> None:
     assert health["export_failures"] == 1
     assert health["last_error"] == "HTTP 503 from Langfuse"
     assert health["backlog_bytes"] > 0
+
+
+def _code_like(kb: int) -> str:
+    """Text that compresses as source code does (a few times), not as random bytes."""
+    return ("def handler(request):\n    return respond(request.body)\n" * (kb * 20))[: kb * 1024]
+
+
+def test_a_span_that_waits_is_compressed_and_reads_back_the_same(spool, clock) -> None:
+    row = span_row(1, _code_like(50))
+    spool.append([row])
+    stored_as_json = spool.health()["backlog_bytes"]
+    clock.advance(COMPRESS_AFTER_SECONDS)
+    assert spool.compress_waiting() == 1
+    assert spool.health()["backlog_bytes"] < stored_as_json / 4
+    assert claim(spool, "me")[0].span == row.span
+
+
+def test_a_fresh_span_is_left_as_json_for_prompt_delivery(spool, clock) -> None:
+    spool.append([span_row(1, _code_like(50))])
+    clock.advance(COMPRESS_AFTER_SECONDS / 2)
+    assert spool.compress_waiting() == 0
+
+
+def test_a_claimed_span_is_not_compressed_under_its_sender(spool, clock) -> None:
+    spool.append([span_row(1, _code_like(50))])
+    claimed = claim(spool, "me")
+    clock.advance(COMPRESS_AFTER_SECONDS)
+    spool.compress_waiting()
+    spool.retry_later("me", [claimed[0].id], 0.0)
+    assert spool.health()["backlog_bytes"] > 50 * 1024
+
+
+def test_compressing_frees_room_under_the_cap(make_spool, clock) -> None:
+    spool = make_spool(max_bytes=80 * 1024)
+    spool.append([span_row(1, _code_like(50))])
+    assert spool.append([span_row(2, _code_like(50))]).without_bodies == 1
+    clock.advance(COMPRESS_AFTER_SECONDS)
+    spool.compress_waiting()
+    assert spool.append([span_row(3, _code_like(50))]).without_bodies == 0
+
+
+def test_a_spool_from_before_json_rows_is_read_and_extended(tmp_path: Path, clock) -> None:
+    """A spool written by an earlier version (every row zlib-compressed, no `compressed`
+    column) keeps its rows when a newer proxy opens it."""
+    directory = tmp_path / "spool"
+    directory.mkdir()
+    row = span_row(1)
+    db = sqlite3.connect(directory / "spool.db")
+    db.executescript(
+        "CREATE TABLE spans (id INTEGER PRIMARY KEY AUTOINCREMENT, trace_id TEXT NOT NULL,"
+        " span_id TEXT NOT NULL, body BLOB NOT NULL, size INTEGER NOT NULL,"
+        " stored INTEGER NOT NULL, created REAL NOT NULL, state TEXT NOT NULL DEFAULT 'ready',"
+        " not_before REAL NOT NULL DEFAULT 0, claimed_by TEXT, claimed_at REAL,"
+        " claim_expiry REAL);"
+    )
+    body = zlib.compress(json.dumps(row.span).encode(), 1)
+    db.execute(
+        "INSERT INTO spans (trace_id, span_id, body, size, stored, created)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        (row.trace_id, row.span_id, body, len(body), len(body), clock()),
+    )
+    db.commit()
+    db.close()
+    spool = Spool(
+        directory, max_bytes=10**9, shrink=mapping.without_bodies, settle_seconds=60, clock=clock
+    )
+    spool.append([span_row(2)])
+    assert [claimed.span for claimed in claim(spool, "me")] == [row.span, span_row(2).span]
+
+
+def _wal_frames(directory: Path) -> int:
+    """Frames in the write-ahead log not yet copied into the database."""
+    with sqlite3.connect(directory / "spool.db") as db:
+        return db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[1]
+
+
+def test_the_proxys_appends_leave_checkpoints_to_the_delivery_process(make_spool) -> None:
+    """SQLite checkpoints every 1000 pages by default; the proxy's side never does."""
+    proxy_side = make_spool(deferred_sync=True)
+    for n in range(60):
+        proxy_side.append([span_row(n, os.urandom(40_000).hex())])
+    assert _wal_frames(proxy_side.path.parent) > 1500
+
+
+def test_flush_syncs_the_write_ahead_log_holding_the_proxys_appends(
+    make_spool, monkeypatch
+) -> None:
+    proxy_side = make_spool(deferred_sync=True)
+    synced: list[str] = []
+    monkeypatch.setattr(os, "fsync", lambda fd: synced.append(os.readlink(f"/proc/self/fd/{fd}")))
+    proxy_side.append([span_row(1)])
+    proxy_side.flush()
+    assert synced == [f"{proxy_side.path}-wal"]

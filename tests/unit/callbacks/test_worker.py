@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 
 import pytest
@@ -10,7 +11,7 @@ import pytest
 from callbacks import mapping
 from callbacks.exporter import LangfuseClient, RetryPolicy
 from callbacks.otlp import attribute_map
-from callbacks.spool import SpanRow
+from callbacks.spool import COMPRESS_AFTER_SECONDS, SpanRow
 from callbacks.worker import DeliveryWorker
 
 from .doubles import ScriptedLangfuse, read_timeout, refused, span_row, status
@@ -222,14 +223,44 @@ def test_in_doubt_spans_stay_in_doubt_while_the_read_api_cannot_answer(
     assert spool.health()["in_doubt_spans"] == 1
 
 
-def test_the_worker_thread_delivers_what_is_spooled(worker, spool, langfuse) -> None:
-    spool.append([span_row(1)])
-    worker.start()
+def test_the_loop_delivers_what_is_spooled_when_woken_until_stopped(worker, spool) -> None:
+    loop = threading.Thread(target=worker.run, daemon=True)
+    loop.start()
     try:
+        spool.append([span_row(1)])
         worker.wake()
         deadline = time.monotonic() + 10
         while spool.health()["backlog_spans"] and time.monotonic() < deadline:
             time.sleep(0.01)
     finally:
         worker.stop()
+        loop.join(timeout=10)
     assert spool.health()["delivered"] == 1
+    assert not loop.is_alive()
+
+
+def test_the_last_rounds_deliver_batch_after_batch(worker, spool, langfuse, monkeypatch) -> None:
+    monkeypatch.setattr("callbacks.worker.BATCH_MAX_SPANS", 1)
+    spool.append([span_row(n) for n in (1, 2, 3)])
+    worker.finish(5.0)
+    assert exports(langfuse) == 3
+    assert spool.health()["backlog_spans"] == 0
+
+
+def test_the_last_rounds_end_at_the_first_refusal(worker, spool, langfuse) -> None:
+    langfuse.exports = [refused]
+    spool.append([span_row(1)])
+    worker.finish(5.0)
+    assert exports(langfuse) == 1
+    assert spool.health()["backlog_spans"] == 1
+
+
+def test_spans_waiting_through_an_outage_are_compressed(worker, spool, langfuse, clock) -> None:
+    langfuse.exports = [refused] * 5
+    spool.append([span_row(1, "def handler(request):\n    return request\n" * 2000)])
+    worker.finish(0.0)  # refused: the span waits
+    stored_as_json = spool.health()["backlog_bytes"]
+    clock.advance(COMPRESS_AFTER_SECONDS + 60)
+    worker.finish(0.0)
+    assert spool.health()["backlog_bytes"] < stored_as_json / 4
+    assert spool.health()["backlog_spans"] == 1
