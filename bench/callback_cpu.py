@@ -7,8 +7,10 @@ bench/payload.py, as it hands them to a callback; the proxy's metadata (key alia
 agent) is added. The callback then records the request through its synchronous hook, on this
 thread, with the kit's default settings: input choice, redaction, mapping to spans, OTLP
 encoding and the spool write (the fsync that makes it survive power loss is the delivery
-process's, below). This thread's CPU is what one request costs the proxy's process. It runs
-off the request path (LiteLLM calls the hook after answering). Two cases:
+process's, below). This thread's CPU is what recording one request costs. In the proxy the
+same recording runs in the delivery process, to which the hook hands each request (the
+synchronous hook used here records in place); it runs off the request path either way
+(LiteLLM calls the hook after answering). Two cases:
 
     new_task   every string new but the roles, as in a new Cline task: the whole prompt is
                redacted, encoded and spooled and a new session digested, nothing remembered

@@ -15,7 +15,8 @@ which imports this directory as a package under a private name. The pieces, each
     spool.py        the durable SQLite (WAL) spool shared by every proxy worker process
     exporter.py     one OTLP/HTTP export and one read-API lookup; the retry policy as data
     worker.py       the loop that drains the spool to Langfuse, exactly once
-    delivery.py     the child process each proxy process starts to run that loop (a script):
+    delivery.py     the child process each proxy process starts to record the events its hook
+                    hands over and to run that loop (a script):
                     the proxy's own core stays free for requests (measured by bench/)
     runtime.py      wires the pieces from the environment, once per process; starts the child
     settings.py     the environment variables it reads

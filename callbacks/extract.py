@@ -126,6 +126,31 @@ class Attempt:
         return (self.deployment_id or self.deployment, self.retry, self.fallback)
 
 
+# -- records from their JSON form (as they cross to the delivery process) -------------------
+
+
+def request_from_json(data: Mapping[str, Any]) -> Request:
+    return Request(**data)
+
+
+def error_from_json(data: Mapping[str, Any] | None) -> AttemptError | None:
+    return AttemptError(**data) if data is not None else None
+
+
+def attempt_from_json(data: Mapping[str, Any]) -> Attempt:
+    """The Attempt that jsontext.encode wrote (dataclasses become objects of their fields)."""
+    usage, cost = data["usage"], data["cost"]
+    return Attempt(
+        **{
+            **data,
+            "request": request_from_json(data["request"]),
+            "usage": Usage(**usage) if usage is not None else None,
+            "cost": Cost(**cost) if cost is not None else None,
+            "error": error_from_json(data["error"]),
+        }
+    )
+
+
 # -- requests -------------------------------------------------------------------------------
 
 

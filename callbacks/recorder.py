@@ -1,10 +1,12 @@
 """The request path: choose what to log, redact it, map it to spans, spool them, wake the worker.
 
-Called by the hook for each finished attempt and for each request that failed as a whole.
-Nothing here touches the network: the spans are on disk when a call returns, and the worker
-thread sends them later. Per-request state (which attempts were recorded, whether a fallback
-happened, whether the root span was written) is kept in a bounded map, so that LiteLLM
-reporting one failed attempt through two hooks still yields one generation.
+Applied to each event the hook makes (a finished attempt, a request that failed as a whole),
+in the delivery process, or in the proxy when the delivery process cannot take the event.
+Events cross between the two as JSON (`encode_event`, `decode_event`). Nothing here touches
+the network: the spans are spooled when a call returns, and the worker sends them later.
+Per-request state (which attempts were recorded, whether a fallback happened, whether the root
+span was written) is kept in a bounded map, so that LiteLLM reporting one failed attempt
+through two hooks still yields one generation.
 
 Redaction happens before anything is spooled: message bodies, outputs and error messages
 all pass through the redactor; only metadata the kit itself chose (names, ids, counts)
@@ -20,7 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from . import mapping
+from . import extract, jsontext, mapping
 from .extract import Attempt, AttemptError, Request
 from .sessions import InputLog, InputSelection, session_id
 from .settings import CallbackSettings
@@ -164,9 +166,11 @@ class Recorder:
             )
         return self._store(fields, spans)
 
-    def record_request_failure(self, request: Request, error: AttemptError) -> AppendResult | None:
-        """The client got an error: the root span says which, at level ERROR."""
-        now = self._clock()
+    def record_request_failure(
+        self, request: Request, error: AttemptError, at: float | None = None
+    ) -> AppendResult | None:
+        """The client got an error (`at`, default now): the root span says which, at ERROR."""
+        now = at if at is not None else self._clock()
         with self._lock:
             state = self._state(request.call_id, request.received_at or now)
             if state.root_written:
@@ -220,3 +224,47 @@ class Recorder:
 def _json_list(texts: Sequence[str]) -> str:
     """The JSON text of a list, from the JSON texts of its items."""
     return "[" + ",".join(texts) + "]"
+
+
+# -- events: what the hook hands to a recorder, here or in the delivery process -------------
+
+
+@dataclass(frozen=True)
+class AttemptEvent:
+    """One finished attempt; `final` (a success) adds the root span."""
+
+    attempt: Attempt
+    final: bool
+
+    def apply_to(self, recorder: Recorder) -> None:
+        recorder.record_attempt(self.attempt, final=self.final)
+
+
+@dataclass(frozen=True)
+class FailureEvent:
+    """The request failed as a whole, at `at`."""
+
+    request: Request
+    error: AttemptError
+    at: float
+
+    def apply_to(self, recorder: Recorder) -> None:
+        recorder.record_request_failure(self.request, self.error, self.at)
+
+
+Event = AttemptEvent | FailureEvent
+
+
+def encode_event(event: Event) -> bytes:
+    """The event as JSON, to cross to the delivery process."""
+    return jsontext.encode({type(event).__name__: event})
+
+
+def decode_event(data: bytes) -> Event:
+    (kind, fields), *_ = jsontext.decode(data).items()
+    if kind == "AttemptEvent":
+        return AttemptEvent(extract.attempt_from_json(fields["attempt"]), fields["final"])
+    if kind == "FailureEvent":
+        request = extract.request_from_json(fields["request"])
+        return FailureEvent(request, AttemptError(**fields["error"]), fields["at"])
+    raise ValueError(f"unknown event {kind!r}")

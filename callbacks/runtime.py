@@ -2,11 +2,13 @@
 
 Per process, not per import: LiteLLM may load the callback file more than once, and each
 proxy worker process needs its own SQLite connections (they do not survive a fork) and its
-own delivery process. Delivery runs in a child process (delivery.py), not in a thread of the
-proxy: at saturation the proxy is bound to one core by the GIL, and exporting would take that
-core's CPU from serving requests, while the child uses another (measured by bench/). The
-recorder wakes the child by writing one byte to its stdin, never waiting. A child that died
-is started again on the next wake, at most once a minute; spans wait in the spool meanwhile.
+own delivery process. Recording and delivery run in a child process (delivery.py), not in a
+thread of the proxy: at saturation the proxy is bound to one core by the GIL, and that work
+would take the core's CPU from serving requests, while the child uses another (measured by
+bench/). The hook hands each event to the child as a frame on its stdin, never waiting; when
+the pipe has no room for it (or there is no child), the proxy records the event itself and
+sends an empty frame to wake the child. A child that died is started again on the next
+frame, at most once a minute; spans wait in the spool meanwhile.
 At exit the pipe is closed: the child delivers what is ready and exits, waited for a few
 seconds at most.
 
@@ -16,12 +18,15 @@ later; the proxy keeps serving requests meanwhile.
 
 from __future__ import annotations
 
+import array
 import atexit
 import contextlib
+import fcntl
 import logging
 import os
 import subprocess
 import sys
+import termios
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -30,7 +35,7 @@ from pathlib import Path
 
 from . import delivery
 from .hook import LangfuseV4Logger
-from .recorder import Recorder
+from .recorder import Event, Recorder, encode_event
 from .redact import Redactor
 from .settings import CallbackSettings
 from .spool import Spool
@@ -40,7 +45,7 @@ log = logging.getLogger("llmops.callback")
 START_RETRY_SECONDS = 60.0
 STOP_WAIT_SECONDS = delivery.LAST_ROUNDS_SECONDS + 2.0
 DELIVERY_SCRIPT = str(Path(delivery.__file__).resolve())
-WAKE = b"\x01"
+PIPE_BYTES = 1 << 20  # Linux's default ceiling for an unprivileged process
 
 
 class DeliveryProcess:
@@ -52,6 +57,8 @@ class DeliveryProcess:
         self._environ = environ
         self._clock = clock
         self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
+        self._pipe_bytes = 0
         self._restarted_at = float("-inf")
         self._stopped = False
         self._process = self._start()
@@ -61,12 +68,16 @@ class DeliveryProcess:
         process = subprocess.Popen(
             [sys.executable, DELIVERY_SCRIPT],
             stdin=subprocess.PIPE,
-            bufsize=0,  # unbuffered: a wake is one write(2), which never waits (non-blocking)
+            bufsize=0,  # unbuffered: a frame is one write(2), which never waits (non-blocking)
             env=self._environ,
             close_fds=True,
             start_new_session=False,
         )
-        os.set_blocking(process.stdin.fileno(), False)
+        pipe = process.stdin.fileno()
+        os.set_blocking(pipe, False)
+        with contextlib.suppress(OSError):  # a larger pipe holds a burst of large events
+            fcntl.fcntl(pipe, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+        self._pipe_bytes = fcntl.fcntl(pipe, fcntl.F_GETPIPE_SZ)
         return process
 
     @property
@@ -74,17 +85,37 @@ class DeliveryProcess:
         return self._process.pid
 
     def wake(self) -> None:
-        """New spans were spooled: tell the child. Never blocks, never raises."""
+        """New spans were spooled: tell the child. Never blocks, never raises. A full pipe
+        means the child has frames pending already, which wake it anyway."""
+        self._write(delivery.WAKE_FRAME)
+
+    def hand_off(self, event: Event) -> bool:
+        """Give `event` to the child to record; False when it cannot take it now (not
+        running, or its pipe too full): the caller records it itself. Never blocks."""
+        return self._write(delivery.frame(encode_event(event)))
+
+    def _write(self, data: bytes) -> bool:
         if self._stopped:
-            return
+            return False
         process = self._process
         if process.poll() is not None:
             self._restart_if_due(process)
-            return
-        # A full pipe (write returns None) means the child has wakes pending already; a
-        # broken one, that it just died: the next wake restarts it.
-        with contextlib.suppress(OSError, ValueError):
-            process.stdin.write(WAKE)
+            return False
+        with self._write_lock, contextlib.suppress(OSError, ValueError):
+            pipe = process.stdin.fileno()
+            queued = array.array("i", [0])
+            fcntl.ioctl(pipe, termios.FIONREAD, queued)
+            if len(data) > self._pipe_bytes - queued[0]:
+                return False
+            # With the room there, one write takes the whole frame; should it not, the rest
+            # is written blocking, since half a frame would garble every later one.
+            rest = data[os.write(pipe, data) :]
+            if rest:
+                os.set_blocking(pipe, True)
+                process.stdin.write(rest)
+                os.set_blocking(pipe, False)
+            return True
+        return False  # a broken pipe: the child just died, and the next write restarts it
 
     def _restart_if_due(self, dead: subprocess.Popen[bytes]) -> None:
         with self._lock:
@@ -172,6 +203,11 @@ class _ProcessRuntime:
         runtime = self._runtime
         return runtime if runtime is not None and runtime.pid == os.getpid() else None
 
+    def hand_off(self, event: Event) -> bool:
+        """Give `event` to this process's delivery process; False if there is none to take it."""
+        runtime = self.current()
+        return runtime is not None and runtime.delivery.hand_off(event)
+
     def recorder(self) -> Recorder | None:
         runtime = self.current()
         if runtime is not None:
@@ -207,7 +243,7 @@ def handler() -> LangfuseV4Logger:
     global _handler
     with _handler_lock:
         if _handler is None:
-            _handler = LangfuseV4Logger(_process_runtime.recorder)
+            _handler = LangfuseV4Logger(_process_runtime.recorder, _process_runtime.hand_off)
             _process_runtime.recorder()
         return _handler
 

@@ -17,7 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from callbacks.delivery import open_spool, relay_wakes
+from callbacks import extract
+from callbacks.delivery import WAKE_FRAME, frame, open_spool, relay_events
+from callbacks.extract import Attempt
+from callbacks.recorder import AttemptEvent, encode_event
 from callbacks.runtime import START_RETRY_SECONDS, DeliveryProcess
 from callbacks.settings import CallbackSettings
 from callbacks.spool import Spool
@@ -26,8 +29,8 @@ from tests.fakes.langfuse.harness import LangfuseStandIn, running_langfuse
 from .doubles import FakeClock, span_row
 
 DEADLINE_S = 60.0
-# Far more wakes than a pipe holds (64 KiB on Linux), so a blocking write would block.
-MANY_WAKES = 4 * 65536
+# Far more wake frames than the pipe holds (1 MiB), so a blocking write would block.
+MANY_WAKES = 4 * (1 << 20) // len(WAKE_FRAME)
 
 
 @pytest.fixture(scope="module")
@@ -176,31 +179,78 @@ class RecordingWorker:
         self.stopped.set()
 
 
+class EventLog:
+    """Stands in for the recorder: what relay_events applied to it."""
+
+    def __init__(self) -> None:
+        self.attempts: list[tuple[Attempt, bool]] = []
+
+    def record_attempt(self, attempt: Attempt, *, final: bool) -> None:
+        self.attempts.append((attempt, final))
+
+
 @pytest.fixture
-def relayed() -> Iterator[tuple[int, RecordingWorker]]:
-    """relay_wakes reading a pipe in its own thread; yields the write end and the worker."""
+def relayed() -> Iterator[tuple[int, EventLog, RecordingWorker]]:
+    """relay_events reading a pipe in its own thread; yields the write end, what it recorded
+    and the worker."""
     reader, writer = os.pipe()
-    worker = RecordingWorker()
-    relay = threading.Thread(target=relay_wakes, args=(reader, worker), daemon=True)
+    events, worker = EventLog(), RecordingWorker()
+    stream = os.fdopen(reader, "rb")
+    relay = threading.Thread(target=relay_events, args=(stream, events, worker), daemon=True)
     relay.start()
     try:
-        yield writer, worker
+        yield writer, events, worker
     finally:
         if not worker.stopped.is_set():
             os.close(writer)
         relay.join(DEADLINE_S)
-        os.close(reader)
+        stream.close()
 
 
-def test_a_byte_on_stdin_wakes_the_worker(relayed) -> None:
-    writer, worker = relayed
-    os.write(writer, b"\x01")
+def test_an_empty_frame_wakes_the_worker(relayed) -> None:
+    writer, events, worker = relayed
+    os.write(writer, WAKE_FRAME)
     assert worker.woken.wait(DEADLINE_S)
+    assert events.attempts == []
     assert not worker.stopped.is_set()
 
 
+def test_an_event_frame_is_recorded_then_wakes_the_worker(relayed, captured) -> None:
+    writer, events, worker = relayed
+    attempt = extract.attempt_from_logging(captured("retry_success"), None)
+    os.write(writer, frame(encode_event(AttemptEvent(attempt, final=True))))
+    assert worker.woken.wait(DEADLINE_S)
+    assert events.attempts == [(attempt, True)]
+
+
 def test_end_of_stdin_stops_the_worker(relayed) -> None:
-    writer, worker = relayed
+    writer, _, worker = relayed
     os.close(writer)
     assert worker.stopped.wait(DEADLINE_S)
     assert not worker.woken.is_set()
+
+
+def test_a_handed_off_event_is_recorded_and_delivered_by_the_child(
+    start_delivery, spool, langfuse, captured
+) -> None:
+    delivery = start_delivery()
+    attempt = extract.attempt_from_logging(captured("retry_success"), None)
+    assert delivery.hand_off(AttemptEvent(attempt, final=True))
+    wait_until(lambda: len(delivered(langfuse)) == 2, "the generation and the root span")
+    assert spool.health()["backlog_spans"] == 0
+
+
+def test_hand_off_declines_without_blocking_while_the_child_reads_nothing(
+    start_delivery, captured
+) -> None:
+    delivery = start_delivery()
+    event = AttemptEvent(extract.attempt_from_logging(captured("retry_success"), None), True)
+    os.kill(delivery.pid, signal.SIGSTOP)
+    try:
+        taken = 0
+        while delivery.hand_off(event):
+            taken += 1
+            assert taken < 100_000, "the pipe never filled"
+        assert taken > 0
+    finally:
+        os.kill(delivery.pid, signal.SIGCONT)

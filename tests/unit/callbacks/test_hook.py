@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 import pytest
 
 from callbacks.hook import LangfuseV4Logger
-from callbacks.recorder import Recorder
+from callbacks.recorder import AttemptEvent, Event, FailureEvent, Recorder
 from callbacks.settings import CallbackSettings
 
 from .doubles import RecordingRedactor, exception_from
@@ -73,3 +74,36 @@ def test_a_recording_error_never_reaches_litellm_and_never_logs_content(captured
 def test_without_a_recorder_the_hook_does_nothing(captured) -> None:
     hook = LangfuseV4Logger(lambda: None)
     asyncio.run(hook.async_log_success_event(captured("retry_success"), None, None, None))
+
+
+def test_an_event_handed_to_the_delivery_process_is_not_recorded_here(
+    recorder, spool, captured
+) -> None:
+    handed: list[Event] = []
+    hook = LangfuseV4Logger(lambda: recorder, lambda event: handed.append(event) or True)
+    asyncio.run(hook.async_log_success_event(captured("retry_success"), None, None, None))
+    assert [type(event) for event in handed] == [AttemptEvent]
+    assert spool.health()["backlog_spans"] == 0
+
+
+def test_an_event_the_delivery_process_cannot_take_is_recorded_here(
+    recorder, spool, captured
+) -> None:
+    hook = LangfuseV4Logger(lambda: recorder, lambda event: False)
+    asyncio.run(hook.async_log_success_event(captured("retry_success"), None, None, None))
+    assert spool.health()["backlog_spans"] == 2
+
+
+def test_a_failed_request_is_handed_off_with_the_time_it_failed(recorder, captured) -> None:
+    failure = captured("retry_deployment_failure")
+    handed: list[Event] = []
+    hook = LangfuseV4Logger(lambda: recorder, lambda event: handed.append(event) or True)
+    before = time.time()
+    asyncio.run(
+        hook.async_post_call_failure_hook(
+            failure["request_data"], exception_from(failure["exception"]), None
+        )
+    )
+    (event,) = handed
+    assert isinstance(event, FailureEvent)
+    assert before <= event.at <= time.time()
