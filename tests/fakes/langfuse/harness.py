@@ -174,6 +174,15 @@ class LangfuseStandIn:
     def reset(self) -> None:
         self._control("POST", "reset")
 
+    def trace(self, trace_id: str) -> dict[str, Any] | None:
+        """The trace as Langfuse's UI aggregates it from its events (see traces), or None."""
+        response = httpx.get(f"{self.url}/_fake/traces/{trace_id}", timeout=CONTROL_TIMEOUT_S)
+        if response.status_code == 404:
+            return None
+        if response.status_code != 200:
+            raise LangfuseStandInError(f"/_fake/traces: {response.status_code} {response.text}")
+        return response.json()
+
     def observations(self, **filters: Any) -> list[dict[str, Any]]:
         """Every observation the public v2 API returns for the filters, all pages, all fields.
 
