@@ -174,6 +174,16 @@ class LangfuseStandIn:
     def reset(self) -> None:
         self._control("POST", "reset")
 
+    def post_otlp_json(self, body: dict[str, Any]) -> None:
+        """Export an OTLP/JSON request as the kit's callback does (ingestion version 4)."""
+        response = httpx.post(
+            self.otlp_endpoint,
+            json=body,
+            headers={"Authorization": self.basic_auth, "x-langfuse-ingestion-version": "4"},
+            timeout=CONTROL_TIMEOUT_S,
+        )
+        response.raise_for_status()
+
     def trace(self, trace_id: str) -> dict[str, Any] | None:
         """The trace as Langfuse's UI aggregates it from its events (see traces), or None."""
         response = httpx.get(f"{self.url}/_fake/traces/{trace_id}", timeout=CONTROL_TIMEOUT_S)
