@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import openai
 import pytest
 
 from callbacks.otlp import encode_attributes, export_request
@@ -24,6 +25,7 @@ from tests.integration.callback_stack import CallbackStack, open_callback_stack,
 pytestmark = pytest.mark.integration
 
 SONNET_4_6 = "us.anthropic.claude-sonnet-4-6"
+SONNET_4_5 = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
 THROTTLED_ATTEMPTS = 3  # the first try and RateLimitErrorRetries: 2, then the fallback
 
 
@@ -100,6 +102,27 @@ def test_the_fallback_tag_survives_any_arrival_order(
 
     assert len(tags) == len(orders)
     assert all("fallback" in found and "cline" in found for found in tags), tags
+
+
+def test_a_stream_broken_after_output_began_costs_what_was_billed(stack: CallbackStack) -> None:
+    # Bedrock bills the tokens a stream produced before it broke; LiteLLM recovers them.
+    stack.bedrock.set_fault(SONNET_4_5, "midstream_throttle", count=1)
+    raw = stack.client().chat.completions.with_raw_response.create(
+        model="claude-sonnet-4-5",
+        messages=[{"role": "user", "content": "stream and break"}],
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    with pytest.raises(openai.APIError, match="Too many requests"):
+        for _ in raw.parse():
+            pass
+
+    trace = stack.trace(raw.headers["x-litellm-call-id"], observations=2)
+
+    [broken] = generations(trace)
+    assert broken["level"] == "ERROR"
+    assert broken["usageDetails"]["output"] > 0
+    assert broken["totalCost"] > 0
 
 
 def replay_in_order(langfuse: LangfuseStandIn, spans: tuple[dict[str, Any], ...]) -> None:
