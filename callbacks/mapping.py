@@ -266,8 +266,11 @@ def billed(attempt: Attempt) -> tuple[Usage | None, Cost | None]:
     unavailable, refused: nothing generated) is not billed: explicit zeros, else Langfuse would
     tokenize and price it. A stream that broke after output began was billed for the tokens
     produced: LiteLLM recovers that partial usage and its cost, which are sent as they are
-    (a cost LiteLLM could not compute is left to Langfuse to price from the usage).
+    (a cost LiteLLM could not compute is left to Langfuse to price from the usage). An answer
+    from LiteLLM's cache never reached Bedrock: its usage, at zero cost.
     """
+    if attempt.cache_hit:
+        return attempt.usage or NOTHING_USED, NOTHING_BILLED
     if attempt.error is None:
         return attempt.usage, attempt.cost
     if attempt.usage is not None and attempt.usage.total > 0:

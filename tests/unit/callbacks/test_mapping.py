@@ -120,6 +120,10 @@ def test_partial_usage_without_a_cost_is_left_for_langfuse_to_price() -> None:
     assert mapping.billed(attempt(error=THROTTLED, usage=USED)) == (USED, None)
 
 
+def test_an_answer_from_litellms_cache_costs_nothing() -> None:
+    assert mapping.billed(attempt(usage=USED, cache_hit=True)) == (USED, mapping.NOTHING_BILLED)
+
+
 def test_tags_are_left_out_until_they_are_final() -> None:
     early = mapping.trace_fields(
         REQUEST, session_id=None, environment="ci", fallback=False, tags_final=False
