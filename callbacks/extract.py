@@ -238,8 +238,9 @@ def attempt_from_logging(kwargs: Mapping[str, Any], started: float | None) -> At
         completion_start=float(first_token) if streamed and first_token else None,
         parameters=model_parameters(payload.get("model_parameters") or {}),
         output=None if failed else _output(payload.get("response")),
-        usage=None if failed else _usage(payload),
-        cost=None if failed else _cost(payload),
+        # A failure reports zero usage, or what a stream that broke midway had produced.
+        usage=_usage(payload),
+        cost=_cost(payload),
         error=_error_from_payload(payload) if failed else None,
         cache_hit=bool(payload.get("cache_hit")),
     )

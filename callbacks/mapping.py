@@ -13,6 +13,15 @@ Usage and cost keys follow Langfuse's conventions: `input` is the uncached input
 cached parts are `cache_read_input_tokens` and `cache_creation_input_tokens` (their names
 contain "input", so Langfuse adds them to input), reasoning is `output_reasoning_tokens`
 (taken out of `output`), and `total` is given explicitly.
+
+Every generation states its usage and cost, zeros included: Langfuse tokenizes and prices a
+generation that arrives without either, whatever its level (see `billed`).
+
+A trace's tags, in Langfuse v4, are those of its latest-written span that has tags, not their
+union, and spans are written in no guaranteed order. So a span carries tags only when they are
+the trace's final set (see `trace_fields`); a span that cannot know them yet carries none.
+The trace's input and output are its root observation's: `langfuse.trace.input`/`output` are
+ignored on the v4 ingestion path and are not sent.
 """
 
 from __future__ import annotations
@@ -31,12 +40,7 @@ from .otlp import attribute_map, encode_attributes, span
 
 MAX_FIELD_CHARS = 1_000_000
 SHRUNK_FIELD_CHARS = 64_000
-BODY_ATTRIBUTES = (
-    "langfuse.observation.input",
-    "langfuse.observation.output",
-    "langfuse.trace.input",
-    "langfuse.trace.output",
-)
+BODY_ATTRIBUTES = ("langfuse.observation.input", "langfuse.observation.output")
 SPOOL_FULL_MARKER = "[not logged: the callback's spool was full]"
 UNKNOWN_CLIENT = "unknown"
 
@@ -100,18 +104,27 @@ class TraceFields:
             "langfuse.trace.name": self.name,
             "session.id": self.session_id,
             "user.id": self.user_id,
-            "langfuse.trace.tags": list(self.tags),
+            "langfuse.trace.tags": list(self.tags) or None,
             "langfuse.environment": self.environment,
             **{f"langfuse.trace.metadata.{k}": v for k, v in self.metadata.items()},
         }
 
 
 def trace_fields(
-    request: Request, *, session_id: str | None, environment: str, fallback: bool
+    request: Request,
+    *,
+    session_id: str | None,
+    environment: str,
+    fallback: bool,
+    tags_final: bool = True,
 ) -> TraceFields:
+    """The request's trace fields; tags only when `tags_final` (no fallback can still come:
+    the request ended, or already fell back), else none, so that no span can leave the trace
+    with an incomplete tag set, whichever span Langfuse writes last."""
     client = client_name(request.user_agent)
     group = request.requested_group or "unknown-model"
     tags = [client, group, environment] + (["fallback"] if fallback else [])
+    tags = tags if tags_final else []
     return TraceFields(
         trace_id=trace_id_for(request.call_id),
         root_span_id=root_span_id(request.call_id),
@@ -146,6 +159,7 @@ def generation_span(
         name = attempt.model_group or model_name(attempt.deployment)
     if attempt.retry:
         name += f" (retry {attempt.retry})"
+    usage, cost = billed(attempt)
     attributes: dict[str, Any] = {
         **fields.attributes(),
         "langfuse.observation.type": "generation",
@@ -153,8 +167,8 @@ def generation_span(
         "langfuse.observation.model.parameters": attempt.parameters or None,
         "langfuse.observation.input": _field(input_messages),
         "langfuse.observation.output": _field(output),
-        "langfuse.observation.usage_details": usage_details(attempt.usage),
-        "langfuse.observation.cost_details": cost_details(attempt.cost),
+        "langfuse.observation.usage_details": usage_details(usage),
+        "langfuse.observation.cost_details": cost_details(cost),
         "langfuse.observation.completion_start_time": _iso(attempt.completion_start),
         "langfuse.observation.level": "ERROR" if attempt.error else None,
         "langfuse.observation.status_message": status_message,
@@ -200,8 +214,6 @@ def root_span(
         "langfuse.observation.type": "span",
         "langfuse.observation.input": _field(input_message),
         "langfuse.observation.output": _field(output),
-        "langfuse.trace.input": _field(input_message),
-        "langfuse.trace.output": _field(output),
         "langfuse.observation.level": "ERROR" if error else None,
         "langfuse.observation.status_message": status_message,
         **_observation_metadata(
@@ -239,6 +251,31 @@ DETAIL_FIELDS = (
     ("total", "total"),
 )
 ALWAYS_SENT = frozenset({"input", "output", "total"})
+
+
+NOTHING_USED = Usage(input=0, output=0, cache_read=0, cache_write=0, reasoning=0, total=0)
+NOTHING_BILLED = Cost(
+    input=0.0, output=0.0, cache_read=0.0, cache_write=0.0, reasoning=0.0, total=0.0
+)
+
+
+def billed(attempt: Attempt) -> tuple[Usage | None, Cost | None]:
+    """What Bedrock billed for the attempt, as far as LiteLLM knows.
+
+    A success: LiteLLM's usage and cost. A failure Bedrock answered with an error (throttled,
+    unavailable, refused: nothing generated) is not billed: explicit zeros, else Langfuse would
+    tokenize and price it. A stream that broke after output began was billed for the tokens
+    produced: LiteLLM recovers that partial usage and its cost, which are sent as they are
+    (a cost LiteLLM could not compute is left to Langfuse to price from the usage). An answer
+    from LiteLLM's cache never reached Bedrock: its usage, at zero cost.
+    """
+    if attempt.cache_hit:
+        return attempt.usage or NOTHING_USED, NOTHING_BILLED
+    if attempt.error is None:
+        return attempt.usage, attempt.cost
+    if attempt.usage is not None and attempt.usage.total > 0:
+        return attempt.usage, attempt.cost
+    return NOTHING_USED, NOTHING_BILLED
 
 
 def _details(source: Usage | Cost) -> dict[str, Any]:

@@ -129,10 +129,11 @@ class Recorder:
             state.first_start = min(state.first_start, attempt.start)
             state.fallback = state.fallback or attempt.fallback > 0
             write_root = final and not state.root_written
+            tags_final = final or state.fallback or state.root_written
             state.root_written = state.root_written or write_root
             fallback, first_start = state.fallback, state.first_start
         request = attempt.request
-        fields = self._trace_fields(request, fallback)
+        fields = self._trace_fields(request, fallback, tags_final=tags_final)
         redacted = _Redacted(self._redactor)
         selection = self._select_input(fields.session_id, request)
         output = redacted(attempt.output) if self._settings.log_output else None
@@ -192,13 +193,16 @@ class Recorder:
 
     # -- helpers -----------------------------------------------------------------------------
 
-    def _trace_fields(self, request: Request, fallback: bool) -> mapping.TraceFields:
+    def _trace_fields(
+        self, request: Request, fallback: bool, *, tags_final: bool = True
+    ) -> mapping.TraceFields:
         session = session_id(request.explicit_session, request.user_id, request.messages)
         return mapping.trace_fields(
             request,
             session_id=session,
             environment=self._settings.environment,
             fallback=fallback,
+            tags_final=tags_final,
         )
 
     def _select_input(self, session: str | None, request: Request) -> InputSelection | None:

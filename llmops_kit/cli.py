@@ -7,6 +7,7 @@ Set LLMOPS_DEBUG=1 to see tracebacks.
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated
 
@@ -44,6 +45,7 @@ def init(env_file: EnvFileOption = DEFAULT_ENV_FILE) -> None:
         console.success(f"added {', '.join(result.added)} to {env_file}")
     else:
         console.success(f"{env_file} is complete; nothing changed")
+    _warn_about_tracing_environment(settings.read_env_file(env_file))
 
 
 @app.command("config")
@@ -55,6 +57,13 @@ def show_config(env_file: EnvFileOption = DEFAULT_ENV_FILE) -> None:
         ("variable", "value"),
         ((v.name, resolved.display(v.name)) for v in settings.VARIABLES),
     )
+    _warn_about_tracing_environment(resolved)
+
+
+def _warn_about_tracing_environment(values: Mapping[str, str]) -> None:
+    problem = settings.tracing_environment_problem(values)
+    if problem:
+        console.warn(f"{problem}; correct it in .env")
 
 
 # -- the stack's lifecycle: each command's logic lives in llmops_kit/commands/<name>.py

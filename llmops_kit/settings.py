@@ -65,6 +65,31 @@ def _litellm_db_url(values: Mapping[str, str]) -> str:
     return f"postgresql://litellm:{password}@litellm-postgres:5432/litellm"
 
 
+# Langfuse's rule for environment names (PublicEnvironmentName, packages/shared/src/server/
+# ingestion/types.ts in langfuse/langfuse, applied to every span it ingests): lowercased, every
+# leading "langfuse", "langfuse-" or "langfuse_" stripped, cut to 40 characters, and "default"
+# unless what is left is made of [a-z0-9_-]. A name it keeps as written matches this pattern.
+TRACING_ENVIRONMENT_PATTERN = r"(?!langfuse)[a-z0-9_-]{1,40}"
+
+
+def langfuse_environment(name: str) -> str:
+    """The environment name Langfuse stores for `name`."""
+    kept = re.sub(r"^(?:langfuse[-_]?)+", "", name.lower())[:40]
+    return kept if re.fullmatch(r"[a-z0-9_-]+", kept) else "default"
+
+
+def tracing_environment_problem(values: Mapping[str, str]) -> str | None:
+    """What Langfuse would do to LANGFUSE_TRACING_ENVIRONMENT, when it would not keep it."""
+    name = values.get("LANGFUSE_TRACING_ENVIRONMENT", "")
+    stored = langfuse_environment(name)
+    if not name or stored == name:
+        return None
+    return (
+        f"LANGFUSE_TRACING_ENVIRONMENT={name!r} would be stored by Langfuse as {stored!r} "
+        "(up to 40 lowercase letters, digits, - and _, not starting with 'langfuse')"
+    )
+
+
 G_STACK = "Stack: project, addresses and ports"
 G_LANGFUSE = "Langfuse web and worker"
 G_INIT = "Langfuse headless initialisation (first start only; later edits are ignored)"
@@ -263,9 +288,10 @@ VARIABLES: tuple[Variable, ...] = (
     Variable(
         "LANGFUSE_TRACING_ENVIRONMENT",
         G_TRACE,
-        "Environment name put on every trace.",
+        "Environment name put on every trace: up to 40 lowercase letters, digits, - and _, "
+        "not starting with 'langfuse' (Langfuse would store another name).",
         "default",
-        pattern=r"[a-z0-9_-]{1,40}",
+        pattern=TRACING_ENVIRONMENT_PATTERN,
     ),
     # -- callback (callbacks/settings.py reads these inside the proxy)
     Variable(

@@ -12,7 +12,14 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from ..settings import BY_NAME, VARIABLES, complete_values, mask
+from ..settings import (
+    BY_NAME,
+    VARIABLES,
+    complete_values,
+    langfuse_environment,
+    mask,
+    tracing_environment_problem,
+)
 from .context import DoctorContext
 from .findings import Finding, Verdicts
 from .registry import CheckGroup
@@ -47,6 +54,8 @@ _RECREATE_NOTE = (
     "; after the fix, `python manage_langfuse.py start` applies the new values (a store "
     "password already written into a volume stays the old one until that volume is recreated)"
 )
+# Variables with a check of their own below, left out of the generic shape check.
+OWN_CHECKS = frozenset({"LANGFUSE_TRACING_ENVIRONMENT"})
 _QUOTED_LINE = re.compile(r"""^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(["'])""")
 
 
@@ -239,6 +248,7 @@ def value_shapes(ctx: DoctorContext, result: Verdicts) -> Finding:
         var
         for var in VARIABLES
         if var.pattern
+        and var.name not in OWN_CHECKS
         and ctx.settings.get(var.name)
         and not re.fullmatch(var.pattern, ctx.settings[var.name])
     ]
@@ -254,3 +264,21 @@ def value_shapes(ctx: DoctorContext, result: Verdicts) -> Finding:
     else:
         fix = f"Correct {', '.join(v.name for v in bad)} in {ctx.options.env_path}."
     return result.fail(f"wrong shape: {shown}", fix)
+
+
+@group.check(
+    "env.tracing_environment",
+    summary="LANGFUSE_TRACING_ENVIRONMENT is a name Langfuse keeps as written (it lowercases, "
+    "strips a leading 'langfuse', and turns invalid names into 'default')",
+    remedy="set LANGFUSE_TRACING_ENVIRONMENT to up to 40 lowercase letters, digits, - and _, "
+    "not starting with 'langfuse'",
+)
+def tracing_environment(ctx: DoctorContext, result: Verdicts) -> Finding:
+    problem = tracing_environment_problem(ctx.settings)
+    if problem is None:
+        name = ctx.settings.get("LANGFUSE_TRACING_ENVIRONMENT") or "default"
+        return result.ok(f"traces go to the environment {name!r}")
+    stored = langfuse_environment(ctx.settings["LANGFUSE_TRACING_ENVIRONMENT"])
+    pattern = f"s/^LANGFUSE_TRACING_ENVIRONMENT=.*/LANGFUSE_TRACING_ENVIRONMENT={stored}/"
+    fix = f"sed -i {shlex.quote(pattern)} {shlex.quote(str(ctx.options.env_path))}"
+    return result.fail(problem, fix)

@@ -8,6 +8,8 @@ the langfuse-worker's health endpoint instead.
 
     otlp              decode OTLP/HTTP bodies (protobuf, JSON, gzip) as Langfuse does
     mapping           span -> the events-table row Langfuse v4 writes
+    prices            Langfuse's usage/cost inference: Claude price table, approximate tokenizer
+    traces            a trace as the UI aggregates it from its events (latest tags, root's I/O)
     observations_api  the v2 observations query: filters, field groups, cursor pages
     auth              the provisioned project and Langfuse's key check
     modes             normal, blackhole, error (for outage and lost-acknowledgement tests)
@@ -17,6 +19,8 @@ the langfuse-worker's health endpoint instead.
     harness           run it as a subprocess on a free loopback port
 
 Where it deliberately differs from a real deployment, the module saying so is `mapping`
-(which attributes are mapped), `observations_api` (no structured `filter`) and `server`
+(which attributes are mapped), `prices` (a small table, an approximate tokenizer), `traces`
+(shown on the control API: v4 has no public trace route), `observations_api` (no structured
+`filter`) and `server`
 (413 above --max-body-bytes, which self-hosted Langfuse's OTLP route does not enforce itself).
 """

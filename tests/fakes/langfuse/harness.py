@@ -174,6 +174,25 @@ class LangfuseStandIn:
     def reset(self) -> None:
         self._control("POST", "reset")
 
+    def post_otlp_json(self, body: dict[str, Any]) -> None:
+        """Export an OTLP/JSON request as the kit's callback does (ingestion version 4)."""
+        response = httpx.post(
+            self.otlp_endpoint,
+            json=body,
+            headers={"Authorization": self.basic_auth, "x-langfuse-ingestion-version": "4"},
+            timeout=CONTROL_TIMEOUT_S,
+        )
+        response.raise_for_status()
+
+    def trace(self, trace_id: str) -> dict[str, Any] | None:
+        """The trace as Langfuse's UI aggregates it from its events (see traces), or None."""
+        response = httpx.get(f"{self.url}/_fake/traces/{trace_id}", timeout=CONTROL_TIMEOUT_S)
+        if response.status_code == 404:
+            return None
+        if response.status_code != 200:
+            raise LangfuseStandInError(f"/_fake/traces: {response.status_code} {response.text}")
+        return response.json()
+
     def observations(self, **filters: Any) -> list[dict[str, Any]]:
         """Every observation the public v2 API returns for the filters, all pages, all fields.
 

@@ -7,8 +7,14 @@ metadata flattened to dot paths). Each span is read on its own: as in v4, a trac
 (`session.id`, `user.id`, `langfuse.trace.name`...) lands only on the observations whose span
 carries it. Mapped: the `langfuse.*` attributes, `session.id`, `user.id`, `gen_ai.request.*`,
 `gen_ai.usage.*`, `gen_ai.operation.name`. Not mapped: framework adapters (Vercel AI SDK,
-OpenInference, Genkit...). Usage and cost are never inferred from a model price table (the fake
-has none): what the span provides is what is stored.
+OpenInference, Genkit...). Usage and cost the span leaves out are inferred as Langfuse infers
+them, from an approximate price table and tokenizer (prices.py).
+
+Environment names follow Langfuse's PublicEnvironmentName (packages/shared/src/server/ingestion/
+types.ts, applied by OtelIngestionProcessor.extractEnvironment through normalizeEnvironment):
+lowercased, every leading `langfuse`/`langfuse-`/`langfuse_` stripped, cut to 40 characters,
+and `default` unless what is left is made of [a-z0-9_-]. `langfuse.trace.input`/`output` feed
+nothing on this path: a trace's input and output are its root observation's (traces.py).
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from . import prices
 from .otlp import plain_attributes
 
 DEFAULT_ENVIRONMENT = "default"
@@ -213,8 +220,7 @@ def event_row(received: dict[str, Any], *, project_id: str, received_at: float) 
         else None,
         "provided_model_name": _first_present(attributes, MODEL_NAME_KEYS),
         "model_parameters": json.dumps(_model_parameters(attributes)),
-        "usage_details": _with_total(_usage_details(attributes)),
-        "cost_details": _with_total_cost(_cost_details(attributes)),
+        **_usage_and_cost(attributes),
         "input": _text(attributes.get("langfuse.observation.input")),
         "output": _text(attributes.get("langfuse.observation.output")),
         "metadata_names": metadata_names,
@@ -448,13 +454,6 @@ def _float_or_none(value: Any) -> float | None:
         return None
 
 
-def _with_total(usage: dict[str, int]) -> dict[str, int]:
-    """IngestionService adds `total` as the sum of every provided count when it is missing."""
-    if usage and "total" not in usage:
-        return {**usage, "total": sum(usage.values())}
-    return usage
-
-
 def _cost_details(attributes: dict[str, Any]) -> dict[str, float]:
     provided = _json_object_attribute(attributes, "langfuse.observation.cost_details")
     if provided is None:
@@ -464,11 +463,26 @@ def _cost_details(attributes: dict[str, Any]) -> dict[str, float]:
     return {key: round(value, 12) for key, value in numbers.items() if value is not None}
 
 
-def _with_total_cost(cost: dict[str, float]) -> dict[str, float]:
-    """A missing `total` is added only when the provided keys are just input and output."""
-    if cost and "total" not in cost and cost.keys() <= {"input", "output"}:
-        return {**cost, "total": round(cost.get("input", 0) + cost.get("output", 0), 12)}
-    return cost
+def _stored_text(value: Any) -> str | None:
+    """Input or output as the worker stores (and tokenizes) it; None when absent."""
+    return None if value is None else _text(value)
+
+
+def _usage_and_cost(attributes: dict[str, Any]) -> dict[str, Any]:
+    """Provided usage and cost, completed by Langfuse's own inference (see prices): a span
+    with a known model name but neither usage nor cost is tokenized and priced, whatever its
+    level (the events write path does not pass the level on)."""
+    usage, cost = prices.enrich(
+        model_name=_first_present(attributes, MODEL_NAME_KEYS),
+        provided_usage=_usage_details(attributes),
+        provided_cost=_cost_details(attributes),
+        input_text=_stored_text(attributes.get("langfuse.observation.input")),
+        output_text=_stored_text(attributes.get("langfuse.observation.output")),
+    )
+    return {
+        "usage_details": usage,
+        "cost_details": {key: round(value, 12) for key, value in cost.items()},
+    }
 
 
 def _metadata(

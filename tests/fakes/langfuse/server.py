@@ -11,6 +11,8 @@ Control API, no auth, answered in every mode:
     GET  /_fake/otlp-requests   every export request: size, content type and encoding,
                                 x-langfuse-ingestion-version, status answered, spans stored
     GET  /_fake/spans           every stored span, decoded, duplicates included
+    GET  /_fake/traces/{id}     the trace as the UI aggregates it from its events (traces), 404
+                                until one of its observations is readable
     GET|POST /_fake/mode        {"mode": "normal|blackhole|error", "status", "retry_after",
                                  "count", "store"} (see modes)
     POST /_fake/reset           forget every request and span, back to normal mode
@@ -36,6 +38,7 @@ from .modes import BLACKHOLE, ERROR, NORMAL, Mode, ModeSwitch
 from .observations_api import QueryError, list_observations, parse_query
 from .otlp import OtlpRejected, check_processable, decode_export, plain_attributes, received_spans
 from .store import ExportRequest, Store, StoredSpan
+from .traces import trace_view
 
 # The version compose/langfuse.yml pins, so doctor sees what the real stack reports; the
 # routes served follow the v4.9 OpenAPI reference, unchanged on these paths since.
@@ -123,6 +126,12 @@ def create_app(fake: FakeLangfuse) -> ASGIApp:
     async def spans(_: Request) -> Response:
         return JSONResponse([_span_view(span) for span in fake.store.spans()])
 
+    async def trace(request: Request) -> Response:
+        view = trace_view(fake.readable_rows(), request.path_params["trace_id"])
+        if view is None:
+            return JSONResponse({"error": "no such trace"}, status_code=404)
+        return JSONResponse(view)
+
     async def mode(request: Request) -> Response:
         if request.method == "POST":
             try:
@@ -144,6 +153,7 @@ def create_app(fake: FakeLangfuse) -> ASGIApp:
             Route("/_fake/status", status, methods=["GET"]),
             Route("/_fake/otlp-requests", otlp_requests, methods=["GET"]),
             Route("/_fake/spans", spans, methods=["GET"]),
+            Route("/_fake/traces/{trace_id}", trace, methods=["GET"]),
             Route("/_fake/mode", mode, methods=["GET", "POST"]),
             Route("/_fake/reset", reset, methods=["POST"]),
         ],

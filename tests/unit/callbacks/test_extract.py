@@ -142,4 +142,6 @@ def test_midstream_failure_keeps_its_time_to_first_token_and_error(captured) -> 
     assert attempt.error.kind == "BedrockError"
     assert attempt.error.status == "429"
     assert attempt.error.message.startswith("throttlingException")
-    assert attempt.usage is None and attempt.cost is None
+    # What Bedrock billed before the stream broke, as LiteLLM recovered it.
+    assert attempt.usage is not None and attempt.usage.total == 13
+    assert attempt.cost is not None and attempt.cost.total == 6.93e-05

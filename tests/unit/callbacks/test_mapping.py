@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from callbacks import mapping
+from callbacks.extract import Attempt, AttemptError, Cost, Request, Usage
 from callbacks.otlp import attribute_map, encode_attributes
 
 
@@ -53,3 +54,89 @@ def test_a_span_too_large_first_loses_length_then_bodies() -> None:
     assert attribute_map(without)["langfuse.observation.input"] == mapping.SPOOL_FULL_MARKER
     assert attribute_map(without)["langfuse.trace.name"] == "t"
     assert mapping.smaller(without) is None
+
+
+REQUEST = Request(
+    call_id="a55817f4-31d4-4657-838c-927324e2a401",
+    received_at=100.0,
+    requested_group="claude-sonnet-4-6",
+    user_agent="Cline/3.38.2",
+    user_id="alice",
+    key_alias=None,
+    team=None,
+    explicit_session=None,
+)
+USED = Usage(input=10, output=5, cache_read=0, cache_write=0, reasoning=0, total=15)
+PAID = Cost(
+    input=0.00003, output=0.000075, cache_read=0.0, cache_write=0.0, reasoning=0.0, total=0.000105
+)
+THROTTLED = AttemptError("RateLimitError", "429", "bedrock", "Too many requests")
+
+
+def attempt(**fields: object) -> Attempt:
+    base: dict = {
+        "request": REQUEST,
+        "model_group": "claude-sonnet-4-6",
+        "deployment": "bedrock/converse/us.anthropic.claude-sonnet-4-6",
+        "deployment_id": "route-a",
+        "retry": 0,
+        "fallback": 0,
+        "start": 100.0,
+        "end": 101.0,
+    }
+    return Attempt(**{**base, **fields})
+
+
+def generation_details(attempt_: Attempt) -> tuple[str | None, str | None]:
+    fields = mapping.trace_fields(REQUEST, session_id=None, environment="ci", fallback=False)
+    span = mapping.generation_span(
+        attempt_, fields, input_messages=None, output=None, status_message=None, metadata={}
+    )
+    attributes = attribute_map(span)
+    return (
+        attributes.get("langfuse.observation.usage_details"),
+        attributes.get("langfuse.observation.cost_details"),
+    )
+
+
+def test_a_success_states_litellms_usage_and_cost() -> None:
+    assert mapping.billed(attempt(usage=USED, cost=PAID)) == (USED, PAID)
+
+
+@pytest.mark.parametrize("usage", [None, Usage(0, 0, 0, 0, 0, 0)])
+def test_a_refused_attempt_states_zero_usage_and_cost(usage: Usage | None) -> None:
+    # Without them Langfuse would tokenize and price the attempt (its level plays no part).
+    usage_text, cost_text = generation_details(attempt(error=THROTTLED, usage=usage))
+    assert usage_text == '{"input":0,"output":0,"total":0}'
+    assert cost_text == '{"input":0.0,"output":0.0,"total":0.0}'
+
+
+def test_a_stream_broken_after_output_began_states_what_bedrock_billed() -> None:
+    broken = attempt(error=THROTTLED, usage=USED, cost=PAID, completion_start=100.5)
+    assert mapping.billed(broken) == (USED, PAID)
+
+
+def test_partial_usage_without_a_cost_is_left_for_langfuse_to_price() -> None:
+    assert mapping.billed(attempt(error=THROTTLED, usage=USED)) == (USED, None)
+
+
+def test_an_answer_from_litellms_cache_costs_nothing() -> None:
+    assert mapping.billed(attempt(usage=USED, cache_hit=True)) == (USED, mapping.NOTHING_BILLED)
+
+
+def test_tags_are_left_out_until_they_are_final() -> None:
+    early = mapping.trace_fields(
+        REQUEST, session_id=None, environment="ci", fallback=False, tags_final=False
+    )
+    final = mapping.trace_fields(REQUEST, session_id=None, environment="ci", fallback=True)
+    assert "langfuse.trace.tags" not in encoded(early.attributes())
+    assert final.attributes()["langfuse.trace.tags"] == [
+        "cline",
+        "claude-sonnet-4-6",
+        "ci",
+        "fallback",
+    ]
+
+
+def encoded(attributes: dict) -> dict:
+    return attribute_map({"attributes": encode_attributes(attributes)})

@@ -129,8 +129,15 @@ def test_the_root_span_shows_the_newest_message_and_the_answer(recorder, spool, 
     payload = captured("cline_turn2_stream_success")["standard_logging_object"]
     record_success(recorder, captured)
     attrs = by_type(spooled(spool), "span")[0]["attrs"]
-    assert json.loads(attrs["langfuse.trace.input"]) == payload["messages"][-1]
-    assert json.loads(attrs["langfuse.trace.output"])["role"] == "assistant"
+    assert json.loads(attrs["langfuse.observation.input"]) == payload["messages"][-1]
+    assert json.loads(attrs["langfuse.observation.output"])["role"] == "assistant"
+
+
+def test_no_span_sends_trace_input_or_output(recorder, spool, captured) -> None:
+    # Langfuse v4 ignores them: a trace's input and output are its root observation's.
+    record_success(recorder, captured)
+    for span in spooled(spool):
+        assert not {"langfuse.trace.input", "langfuse.trace.output"} & span["attrs"].keys()
 
 
 def test_a_retry_is_a_sibling_generation_with_the_error(recorder, spool, captured) -> None:
@@ -178,6 +185,55 @@ def test_a_request_failing_on_every_route_is_traced_with_each_attempt(
     assert root["langfuse.trace.name"] == "claude-cli / claude-sonnet-4-6"
 
 
+def test_a_failed_attempt_before_any_fallback_carries_no_tags(recorder, spool, captured) -> None:
+    # Langfuse keeps the tags of the trace's latest-written span: an early span without
+    # `fallback` written last would drop it, so only spans that know the final set carry tags.
+    record_deployment_failure(recorder, captured, "allfail_deployment_failure_1")
+    [failed] = by_type(spooled(spool), "generation")
+    assert "langfuse.trace.tags" not in failed["attrs"]
+    assert failed["attrs"]["langfuse.trace.name"] == "claude-cli / claude-sonnet-4-6"
+
+
+def test_every_tagged_span_of_a_fallback_carries_the_full_tag_set(
+    recorder, spool, captured
+) -> None:
+    for n in range(1, 5):
+        record_deployment_failure(recorder, captured, f"allfail_deployment_failure_{n}")
+    failure = captured("allfail_request_failure")
+    recorder.record_request_failure(
+        extract.request_from_data(failure["request_data"]),
+        extract.error_from_exception(exception_from(failure["exception"])),
+    )
+    tagged = [s["attrs"] for s in spooled(spool) if "langfuse.trace.tags" in s["attrs"]]
+    assert len(tagged) == 3  # both fallback attempts and the root
+    assert all("fallback" in attrs["langfuse.trace.tags"] for attrs in tagged)
+
+
+def test_failed_attempts_state_zero_usage_and_cost(recorder, spool, captured) -> None:
+    record_deployment_failure(recorder, captured, "retry_deployment_failure")
+    recorder.record_attempt(
+        extract.attempt_from_logging(captured("allfail_first_failure"), None), final=False
+    )
+    zeros = {"input": 0, "output": 0, "total": 0}
+    for generation in by_type(spooled(spool), "generation"):
+        assert json.loads(generation["attrs"]["langfuse.observation.usage_details"]) == zeros
+        assert json.loads(generation["attrs"]["langfuse.observation.cost_details"]) == zeros
+
+
+def test_a_stream_broken_midway_states_what_was_billed(recorder, spool, captured) -> None:
+    # Bedrock bills the tokens a stream produced before it broke; LiteLLM recovers them.
+    recorder.record_attempt(
+        extract.attempt_from_logging(captured("midstream_failure"), None), final=False
+    )
+    attrs = by_type(spooled(spool), "generation")[0]["attrs"]
+    assert json.loads(attrs["langfuse.observation.usage_details"]) == {
+        "input": 11,
+        "output": 2,
+        "total": 13,
+    }
+    assert json.loads(attrs["langfuse.observation.cost_details"])["total"] == 6.93e-05
+
+
 def test_a_stream_broken_midway_keeps_its_first_token_time(recorder, spool, captured) -> None:
     recorder.record_attempt(
         extract.attempt_from_logging(captured("midstream_failure"), None), final=False
@@ -201,7 +257,6 @@ def test_input_logging_off_logs_no_messages(make_recorder, spool, captured) -> N
     record_success(make_recorder(log_input="off"), captured)
     for span in spooled(spool):
         assert "langfuse.observation.input" not in span["attrs"]
-        assert "langfuse.trace.input" not in span["attrs"]
 
 
 def test_output_logging_off_logs_no_answer(make_recorder, spool, captured) -> None:

@@ -15,6 +15,7 @@ def test_a_generated_env_passes_every_env_check(make_context: ContextFactory) ->
         assert run_check(ctx, check_id).status is Status.OK, check_id
     assert run_check(ctx, "env.quotes").status is Status.OK
     assert run_check(ctx, "env.shapes").status is Status.OK
+    assert run_check(ctx, "env.tracing_environment").status is Status.OK
 
 
 def test_a_default_secret_fails_masked_and_its_fix_replaces_it(
@@ -146,3 +147,16 @@ def test_a_value_of_the_wrong_shape_fails_naming_the_variable(
     assert "ENCRYPTION_KEY=***" in finding.message
     assert "LITELLM_PORT=four-thousand" in finding.message
     assert "abc123" not in finding.message
+
+
+def test_a_tracing_environment_langfuse_would_rename_fails_and_its_fix_makes_it_green(
+    env_path: Path, make_context: ContextFactory
+) -> None:
+    set_line(env_path, "LANGFUSE_TRACING_ENVIRONMENT", "langfuse-prod")
+    finding = run_check(make_context(), "env.tracing_environment")
+    assert finding.status is Status.FAIL
+    assert "would be stored by Langfuse as 'prod'" in finding.message
+    assert run_check(make_context(), "env.shapes").status is Status.OK  # reported once
+    apply_fix(finding.fix)
+    assert settings.read_env_file(env_path)["LANGFUSE_TRACING_ENVIRONMENT"] == "prod"
+    assert run_check(make_context(), "env.tracing_environment").status is Status.OK

@@ -2,8 +2,10 @@
 
 Covered: OTLP ingestion (the OpenTelemetry SDK's exporter in protobuf, gzip; hand-written OTLP
 JSON), Langfuse's auth and size answers, no deduplication, the v2 observations read API with
-its attribute mapping and shapes checked against Langfuse's OpenAPI contract, the official
-Python SDK against it, the blackhole and error modes, persistence across a restart, the
+its attribute mapping and shapes checked against Langfuse's OpenAPI contract, Langfuse's own
+usage and cost inference (price table checked against the pinned LiteLLM map), the trace
+aggregate (latest tags, root input/output, summed cost), environment name normalisation,
+the official Python SDK against it, the blackhole and error modes, persistence across a restart, the
 readable-after delay and the worker health stand-in.
 """
 
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import gzip
+import importlib.util
 import json
 import time
 import uuid
@@ -30,6 +33,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Tracer, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
+from tests.fakes.langfuse import prices
 from tests.fakes.langfuse.harness import LangfuseStandIn, running_langfuse
 
 CONTRACT = Path(__file__).parents[2] / "fakes" / "langfuse" / "langfuse-openapi-v4.9-subset.yml"
@@ -459,6 +463,198 @@ def test_read_api_refuses_a_wrong_secret(langfuse: LangfuseStandIn) -> None:
 
     assert response.status_code == 401
     assert response.json() == {"message": "Invalid credentials" + CHECK_HOST}
+
+
+# --- what Langfuse infers and aggregates ------------------------------------------------------
+
+
+def failed_attempt_attributes(**overrides: Any) -> dict[str, Any]:
+    """A failed generation (no output) as a callback would send it without usage or cost."""
+    attributes = generation_attributes()
+    for key in (
+        "langfuse.observation.usage_details",
+        "langfuse.observation.cost_details",
+        "langfuse.observation.output",
+    ):
+        del attributes[key]
+    return {
+        **attributes,
+        "langfuse.observation.model.name": "us.anthropic.claude-sonnet-4-6",
+        "langfuse.observation.level": "ERROR",
+        "langfuse.observation.input": "x" * 4000,
+        **overrides,
+    }
+
+
+def test_generation_without_usage_or_cost_is_tokenized_and_priced_even_at_error(
+    langfuse: LangfuseStandIn,
+) -> None:
+    span = otlp_span(failed_attempt_attributes())
+    post_export(langfuse, otlp_json(span))
+
+    [observation] = langfuse.observations(trace_id=span["traceId"])
+
+    assert observation["level"] == "ERROR"
+    assert observation["usageDetails"] == {"input": 1000, "total": 1000}  # ~4 characters a token
+    assert observation["totalCost"] == pytest.approx(1000 * 3e-06)
+
+
+def test_explicit_zero_usage_and_cost_are_stored_as_given(langfuse: LangfuseStandIn) -> None:
+    zeros = json.dumps({"input": 0, "output": 0, "total": 0})
+    span = otlp_span(
+        failed_attempt_attributes(
+            **{
+                "langfuse.observation.usage_details": zeros,
+                "langfuse.observation.cost_details": zeros,
+            }
+        )
+    )
+    post_export(langfuse, otlp_json(span))
+
+    [observation] = langfuse.observations(trace_id=span["traceId"])
+
+    assert observation["usageDetails"] == {"input": 0, "output": 0, "total": 0}
+    assert observation["totalCost"] == 0
+
+
+def test_usage_without_cost_is_priced_from_the_model_table(langfuse: LangfuseStandIn) -> None:
+    usage = {"input": 100, "output": 10, "cache_read_input_tokens": 1000}
+    span = otlp_span(
+        failed_attempt_attributes(
+            **{"langfuse.observation.usage_details": json.dumps(usage)},
+        )
+    )
+    post_export(langfuse, otlp_json(span))
+
+    [observation] = langfuse.observations(trace_id=span["traceId"])
+
+    assert observation["usageDetails"] == {**usage, "total": 1110}
+    assert observation["costDetails"]["cache_read_input_tokens"] == pytest.approx(1000 * 3e-07)
+    assert observation["totalCost"] == pytest.approx(100 * 3e-06 + 10 * 1.5e-05 + 1000 * 3e-07)
+
+
+def test_a_model_missing_from_the_table_is_neither_tokenized_nor_priced(
+    langfuse: LangfuseStandIn,
+) -> None:
+    span = otlp_span(failed_attempt_attributes(**{"langfuse.observation.model.name": "gpt-x"}))
+    post_export(langfuse, otlp_json(span))
+
+    [observation] = langfuse.observations(trace_id=span["traceId"])
+
+    assert (observation["usageDetails"], observation["costDetails"]) == ({}, {})
+
+
+def test_price_table_agrees_with_the_pinned_litellm_price_map() -> None:
+    spec = importlib.util.find_spec("litellm")  # located, not imported (slow)
+    assert spec is not None and spec.submodule_search_locations
+    price_map = json.loads(
+        (
+            Path(spec.submodule_search_locations[0]) / "model_prices_and_context_window_backup.json"
+        ).read_text()
+    )
+    for model in prices.MODELS:
+        entry = price_map[model.bedrock_id]
+        assert (
+            model.prices["input"],
+            model.prices["output"],
+            model.prices["cache_read_input_tokens"],
+            model.prices["cache_creation_input_tokens"],
+        ) == (
+            entry["input_cost_per_token"],
+            entry["output_cost_per_token"],
+            entry["cache_read_input_token_cost"],
+            entry["cache_creation_input_token_cost"],
+        ), model.name
+        for profile in ("us.", "global.", "eu."):
+            assert prices.find_model(profile + model.bedrock_id) is model
+
+
+def test_trace_tags_are_the_latest_events_not_the_union(langfuse: LangfuseStandIn) -> None:
+    root = otlp_span({"langfuse.trace.tags": ["cline", "fallback"]}, name="request")
+    late = otlp_span(
+        {"langfuse.trace.tags": ["cline"]}, trace_id=root["traceId"], parent_span_id=root["spanId"]
+    )
+    untagged = otlp_span({}, trace_id=root["traceId"], parent_span_id=root["spanId"])
+    post_export(langfuse, otlp_json(root))
+    post_export(langfuse, otlp_json(late))
+    post_export(langfuse, otlp_json(untagged))
+
+    trace = langfuse.trace(root["traceId"])
+
+    assert trace is not None
+    assert trace["tags"] == ["cline"]
+
+
+def test_trace_input_and_output_come_from_the_root_observation(
+    langfuse: LangfuseStandIn,
+) -> None:
+    root = otlp_span(
+        {
+            "langfuse.observation.input": "root input",
+            "langfuse.observation.output": "root output",
+            "langfuse.trace.input": "trace input",
+            "langfuse.trace.output": "trace output",
+        },
+        name="request",
+    )
+    child = otlp_span(
+        {"langfuse.observation.input": "child input"},
+        trace_id=root["traceId"],
+        parent_span_id=root["spanId"],
+    )
+    post_export(langfuse, otlp_json(root, child))
+
+    trace = langfuse.trace(root["traceId"])
+
+    assert trace is not None
+    assert (trace["input"], trace["output"], trace["name"]) == (
+        "root input",
+        "root output",
+        "request",
+    )
+
+
+def test_trace_cost_is_the_sum_over_its_observations(langfuse: LangfuseStandIn) -> None:
+    root = otlp_span({}, name="request")
+    billed = otlp_span(
+        generation_attributes(), trace_id=root["traceId"], parent_span_id=root["spanId"]
+    )
+    unbilled = otlp_span(
+        failed_attempt_attributes(), trace_id=root["traceId"], parent_span_id=root["spanId"]
+    )
+    post_export(langfuse, otlp_json(root, billed, unbilled))
+
+    trace = langfuse.trace(root["traceId"])
+
+    assert trace is not None
+    assert trace["totalCost"] == pytest.approx(0.0006 + 1000 * 3e-06)
+
+
+def test_unknown_trace_is_not_found(langfuse: LangfuseStandIn) -> None:
+    assert langfuse.trace(uuid.uuid4().hex) is None
+
+
+@pytest.mark.parametrize(
+    ("sent", "stored"),
+    [
+        ("Production", "production"),
+        ("langfuse-prod", "prod"),
+        ("langfuse_prod", "prod"),
+        ("langfuselangfuse-x", "x"),
+        ("langfuse", "default"),
+        ("prod eu", "default"),
+        ("a" * 41, "a" * 40),
+    ],
+)
+def test_environment_names_are_normalised_as_langfuse_does(
+    langfuse: LangfuseStandIn, sent: str, stored: str
+) -> None:
+    span = otlp_span({"langfuse.environment": sent})
+    post_export(langfuse, otlp_json(span))
+
+    [observation] = langfuse.observations(trace_id=span["traceId"])
+
+    assert observation["environment"] == stored
 
 
 # --- the official Langfuse SDK against the stand-in -------------------------------------------
