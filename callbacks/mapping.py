@@ -39,6 +39,7 @@ BODY_ATTRIBUTES = (
 )
 SPOOL_FULL_MARKER = "[not logged: the callback's spool was full]"
 UNKNOWN_CLIENT = "unknown"
+SUBAGENT_TAG = "subagent"  # requests of a Claude Code subagent (extract.AGENT_HEADER)
 
 # User-Agent product -> client name, for the SDKs whose first token is not a good name.
 _KNOWN_CLIENTS = (
@@ -48,6 +49,7 @@ _KNOWN_CLIENTS = (
     (re.compile(r"^anthropic/js", re.I), "anthropic-node"),
     (re.compile(r"^cline\b", re.I), "cline"),
     (re.compile(r"^claude-cli\b", re.I), "claude-cli"),
+    (re.compile(r"^codex", re.I), "codex"),
 )
 
 
@@ -112,6 +114,7 @@ def trace_fields(
     client = client_name(request.user_agent)
     group = request.requested_group or "unknown-model"
     tags = [client, group, environment] + (["fallback"] if fallback else [])
+    tags += [SUBAGENT_TAG] if request.agent_id else []
     return TraceFields(
         trace_id=trace_id_for(request.call_id),
         root_span_id=root_span_id(request.call_id),
@@ -126,6 +129,8 @@ def trace_fields(
             "key_alias": request.key_alias,
             "team": request.team,
             "litellm_call_id": request.call_id,
+            "agent_id": request.agent_id,
+            "parent_agent_id": request.parent_agent_id,
         },
     )
 
