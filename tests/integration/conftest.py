@@ -33,6 +33,7 @@ PROXY_CALLBACKS = (
     "callbacks.fallback_policy.fallback_policy",
     "callbacks.beta_flags.beta_filter",
     "callbacks.count_tokens_guard.count_tokens_guard",
+    "callbacks.anthropic_stream.stream_mender",
     "tests.integration.metadata_recorder.recorder",
 )
 RECORD_WAIT_S = 15.0
