@@ -11,6 +11,10 @@ us-west-2, which the price map's count model for opus-4-8 (us-east-1) is not.
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,7 +28,7 @@ from tests.fakes.bedrock.betas import ACCEPTED_BETA_FLAGS
 from tests.fakes.bedrock.harness import running_bedrock
 from tests.fakes.bedrock.replies import REASONING_TEXT
 from tests.integration import claude_code_requests as claude_code
-from tests.integration.conftest import DEVELOPER, ProxyStack, open_stack
+from tests.integration.conftest import DEVELOPER, RECORD_WAIT_S, ProxyStack, open_stack
 from tests.integration.egress_recorder import EgressLog, recording_egress
 from tests.integration.proxy_harness import start_proxy
 
@@ -349,3 +353,55 @@ def test_session_is_claude_codes_and_subagent_headers_reach_the_callbacks(
     forwarded = record["metadata"]["requester_custom_headers"]
     assert forwarded["x-claude-code-agent-id"] == "a039f7b3d4a040af5"
     assert forwarded["x-claude-code-parent-agent-id"] == "a5efef6c"
+
+
+# --- the real CLI (opt-in) -------------------------------------------------------------------
+
+CLAUDE_BIN_VARIABLE = "LLMOPS_TEST_CLAUDE_BIN"
+
+
+@pytest.mark.skipif(
+    not (os.environ.get(CLAUDE_BIN_VARIABLE) and shutil.which(os.environ[CLAUDE_BIN_VARIABLE])),
+    reason=f"set {CLAUDE_BIN_VARIABLE} to a Claude Code binary to run it against the proxy",
+)
+def test_the_real_claude_code_answers_through_the_kit_in_its_own_session(
+    stack: ProxyStack, tmp_path: Path
+) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    environment = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(home),
+        "ANTHROPIC_BASE_URL": stack.proxy.url,
+        "ANTHROPIC_AUTH_TOKEN": DEVELOPER.key,
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+        "ANTHROPIC_MODEL": SONNET,
+        "ANTHROPIC_DEFAULT_HAIKU_MODEL": "claude-haiku-4-5",
+    }
+    earlier = len(stack.records())
+    # Without tools: the stand-in calls the first tool it is offered, and Claude Code's
+    # first tool (Agent) would start subagents without end.
+    finished = subprocess.run(
+        [os.environ[CLAUDE_BIN_VARIABLE], "-p", "Say hi", "--output-format", "json", "--tools", ""],
+        cwd=tmp_path,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    answer = json.loads(finished.stdout)
+    assert answer["result"].startswith("Hello from us.anthropic.claude-sonnet-4-6.")
+    records = _records_after(stack, earlier)
+    assert {r["user_agent"].split("/")[0] for r in records} == {"claude-cli"}
+    assert {r["session_id"] for r in records} == {answer["session_id"]}
+
+
+def _records_after(stack: ProxyStack, earlier: int) -> list[dict[str, Any]]:
+    """The callback records written after the first `earlier`, once there is one."""
+    deadline = time.monotonic() + RECORD_WAIT_S
+    while len(stack.records()) <= earlier and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return stack.records()[earlier:]
