@@ -93,20 +93,21 @@ class BedrockStandIn:
             return _error_response(ServiceError(404, "UnknownOperationException", "Not Found"))
         model_id = unquote(match["model_id"])
         stream = match["operation"] == "converse-stream"
+        counting = match["operation"] == "count-tokens"
         call = self._new_call(model_id, match["operation"], stream)
         body = await request.body()
         try:
             signed = SignedRequest("POST", raw_path, request.url.query, request.headers, body)
             call["auth"] = vars(authenticate(signed, self.options.auth)).copy()
             parsed = call["request"] = rules.parse_body(body)
-            if match["operation"] == "count-tokens":
+            if counting:
                 count_tokens.check_base_model(model_id)
             rules.check_model(model_id, self.options.known_models)
             fault = self.faults.take(model_id, stream=stream)
             call["fault"] = fault.kind if fault else None
             if fault and fault.error:
                 raise Rejected(fault.error)
-            if match["operation"] == "count-tokens":
+            if counting:
                 call["usage"] = {"inputTokens": count_tokens.input_tokens(parsed)}
                 call["status"] = 200
                 return JSONResponse(call["usage"], headers=_request_id_header())
