@@ -24,6 +24,9 @@ from typing import Any
 # LiteLLM's user id for the master key: not a person.
 ADMIN_USER_ID = "default_user_id"
 USER_HEADER = "x-user-id"
+# Claude Code names the subagent that sends a request, and the agent that started it.
+AGENT_HEADER = "x-claude-code-agent-id"
+PARENT_AGENT_HEADER = "x-claude-code-parent-agent-id"
 
 MODEL_PARAMETERS = (
     "temperature",
@@ -60,6 +63,8 @@ class Request:
     team: str | None
     explicit_session: str | None
     messages: list[Any] = field(default_factory=list)
+    agent_id: str | None = None
+    parent_agent_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -209,6 +214,8 @@ def _request(
         team=_text(metadata.get("user_api_key_team_id")),
         explicit_session=_text(session),
         messages=list(messages) if isinstance(messages, list) else [messages],
+        agent_id=_text(headers.get(AGENT_HEADER)),
+        parent_agent_id=_text(headers.get(PARENT_AGENT_HEADER)),
     )
 
 

@@ -43,6 +43,7 @@ SHRUNK_FIELD_CHARS = 64_000
 BODY_ATTRIBUTES = ("langfuse.observation.input", "langfuse.observation.output")
 SPOOL_FULL_MARKER = "[not logged: the callback's spool was full]"
 UNKNOWN_CLIENT = "unknown"
+SUBAGENT_TAG = "subagent"  # requests of a Claude Code subagent (extract.AGENT_HEADER)
 
 # User-Agent product -> client name, for the SDKs whose first token is not a good name.
 _KNOWN_CLIENTS = (
@@ -52,6 +53,7 @@ _KNOWN_CLIENTS = (
     (re.compile(r"^anthropic/js", re.I), "anthropic-node"),
     (re.compile(r"^cline\b", re.I), "cline"),
     (re.compile(r"^claude-cli\b", re.I), "claude-cli"),
+    (re.compile(r"^codex", re.I), "codex"),
 )
 
 
@@ -124,6 +126,7 @@ def trace_fields(
     client = client_name(request.user_agent)
     group = request.requested_group or "unknown-model"
     tags = [client, group, environment] + (["fallback"] if fallback else [])
+    tags += [SUBAGENT_TAG] if request.agent_id else []
     tags = tags if tags_final else []
     return TraceFields(
         trace_id=trace_id_for(request.call_id),
@@ -139,6 +142,8 @@ def trace_fields(
             "key_alias": request.key_alias,
             "team": request.team,
             "litellm_call_id": request.call_id,
+            "agent_id": request.agent_id,
+            "parent_agent_id": request.parent_agent_id,
         },
     )
 

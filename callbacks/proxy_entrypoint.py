@@ -84,6 +84,8 @@ def main(argv: list[str]) -> None:
     except UnsetVariableError as error:
         raise SystemExit(f"proxy_entrypoint: {error}") from None
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    # LiteLLM would otherwise fetch its beta-flag map from GitHub at the first /v1/messages.
+    os.environ.setdefault("LITELLM_LOCAL_ANTHROPIC_BETA_HEADERS", "True")
     command = [sys.executable, "-m", "litellm.proxy.proxy_cli", "--config", str(rendered), *rest]
     sys.stdout.flush()
     os.execv(sys.executable, command)

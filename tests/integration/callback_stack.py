@@ -5,8 +5,8 @@
             call_id, reply = stack.chat("claude-sonnet-4-6", [{"role": "user", ...}])
             observations = stack.trace(call_id)
 
-The proxy runs the repository's litellm_config.yml with the callbacks list the compose stack
-uses (fallback policy + `callbacks.langfuse_v4.handler`), loaded by path as in production.
+The proxy runs the repository's litellm_config.yml as it is, callbacks included, loaded by
+path as in production.
 Short export timeouts and backoff keep recovery tests quick; nothing else is changed.
 """
 
@@ -29,7 +29,6 @@ from tests.fakes.bedrock.harness import RunningBedrock
 from tests.fakes.langfuse.harness import LangfuseStandIn
 from tests.integration.proxy_harness import RunningProxy, start_proxy, write_keys_file
 
-CALLBACKS = ("callbacks.fallback_policy.fallback_policy", "callbacks.langfuse_v4.handler")
 DELIVERY_TIMEOUT_S = 120.0
 CLIENT_TIMEOUT_S = 60.0
 USER = "alice@example.com"
@@ -143,5 +142,5 @@ def open_callback_stack(
     environment = callback_environment(
         langfuse, LLMOPS_KEYS_FILE=str(keys), **dict(env_overrides or {})
     )
-    with start_proxy(bedrock, work_dir, env_overrides=environment, callbacks=CALLBACKS) as proxy:
+    with start_proxy(bedrock, work_dir, env_overrides=environment) as proxy:
         yield CallbackStack(bedrock, langfuse, proxy, work_dir / "spool")

@@ -7,15 +7,20 @@ read back through the Langfuse stand-in's public read API, the way users and `do
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 from datetime import datetime
 
+import httpx
 import pytest
 
 from tests.fakes.bedrock.harness import running_bedrock
 from tests.fakes.langfuse.harness import running_langfuse
+from tests.integration import claude_code_requests as claude_code
+from tests.integration import codex_requests as codex
 from tests.integration.callback_stack import (
     USER,
+    USER_KEY,
     CallbackStack,
     open_callback_stack,
     price_map,
@@ -181,3 +186,45 @@ def test_spool_health_counts_the_deliveries(stack: CallbackStack) -> None:
     assert health["delivered"] >= 2
     assert health["export_failures"] == 0
     assert health["last_error"] is None
+
+
+def test_a_claude_code_subagent_is_tagged_in_claude_codes_own_session(
+    stack: CallbackStack,
+) -> None:
+    session_id = str(uuid.uuid4())
+    sent = claude_code.headers(USER_KEY, session_id, agent_id="a039f7b3", parent_agent_id="a5ef")
+    body = claude_code.body(MODEL, session_id, [claude_code.user_turn("hi")], stream=False)
+    response = httpx.post(
+        f"{stack.proxy.url}/v1/messages?beta=true", headers=sent, json=body, timeout=60
+    )
+    assert response.status_code == 200, response.text
+
+    root, generation = stack.trace(response.headers["x-litellm-call-id"])
+
+    for observation in (root, generation):
+        assert observation["traceName"] == f"claude-cli / {MODEL}"
+        assert observation["sessionId"] == session_id
+        assert observation["userId"] == USER
+        assert observation["tags"] == ["claude-cli", MODEL, "ci", "subagent"]
+    assert root["metadata"]["agent_id"] == "a039f7b3"
+    assert root["metadata"]["parent_agent_id"] == "a5ef"
+
+
+def test_a_codex_turn_is_traced_as_codex_in_its_session(stack: CallbackStack) -> None:
+    session_id = str(uuid.uuid4())
+    response = httpx.post(
+        f"{stack.proxy.url}/v1/responses",
+        headers=codex.headers(USER_KEY, session_id),
+        json=codex.body(MODEL, session_id, codex.first_input("Say hi")),
+        timeout=60,
+    )
+    assert response.status_code == 200, response.text
+
+    root, generation = stack.trace(response.headers["x-litellm-call-id"])
+
+    for observation in (root, generation):
+        assert observation["traceName"] == f"codex / {MODEL}"
+        assert observation["sessionId"] == session_id
+        assert observation["userId"] == USER
+        assert observation["tags"] == ["codex", MODEL, "ci"]
+    assert generation["model"] == BEDROCK_MODEL

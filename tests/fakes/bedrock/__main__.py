@@ -21,7 +21,9 @@ from .sigv4 import AuthConfig
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m tests.fakes.bedrock",
-        description="A wire-faithful AWS Bedrock Runtime stand-in (Converse, ConverseStream).",
+        description=(
+            "A wire-faithful AWS Bedrock Runtime stand-in (Converse, ConverseStream, CountTokens)."
+        ),
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port (default)")

@@ -21,6 +21,13 @@ THINKING_BLOCK_REQUIRED = (
     "documentation at https://docs.claude.com/en/docs/build-with-claude/extended-thinking"
 )
 
+SIGNATURE_REQUIRED = (
+    "The model returned the following errors: {where}.thinking.signature: Field required"
+)
+SIGNATURE_INVALID = (
+    "The model returned the following errors: {where}: Invalid `signature` in `thinking` block"
+)
+
 
 @dataclass(frozen=True)
 class ServiceError:

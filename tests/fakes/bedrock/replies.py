@@ -1,7 +1,7 @@
 """What the stand-in model answers: a deterministic function of the model id and the request.
 
 - Thinking enabled (see rules.thinking_enabled): a reasoningContent block comes first, with
-  REASONING_TEXT and a signature derived from the model id.
+  REASONING_TEXT and its signature (rules.sign_reasoning), which later turns must send back.
 - Tools given and the last user message holds text but no toolResult: the text
   "Calling <tool>." then a toolUse of the first tool, input filled from its schema's
   required properties; stopReason tool_use.
@@ -18,13 +18,12 @@ inputTokens, outputTokens and both cache counts, as Bedrock does.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .rules import thinking_enabled
+from .rules import sign_reasoning, thinking_enabled
 from .tokens import CHARS_PER_TOKEN, PromptUsage, block_text, block_tokens
 
 REASONING_TEXT = "The user wants a short answer, so I will reply briefly."
@@ -56,7 +55,7 @@ class Reply:
 def compose_reply(model_id: str, request: Mapping[str, Any], prompt: PromptUsage) -> Reply:
     content: list[dict[str, Any]] = []
     if thinking_enabled(request):
-        content.append(_reasoning_block(model_id))
+        content.append(_reasoning_block())
     answer, stop_reason = _answer(model_id, request)
     content += answer
     max_tokens = (request.get("inferenceConfig") or {}).get("maxTokens")
@@ -98,10 +97,9 @@ def _snippet(text: str) -> str:
     return " ".join(text.split())[:SNIPPET_CHARS]
 
 
-def _reasoning_block(model_id: str) -> dict[str, Any]:
-    digest = hashlib.sha256(f"{model_id}\n{REASONING_TEXT}".encode()).digest()
-    signature = base64.b64encode(digest * 4).decode("ascii")
-    return {"reasoningContent": {"reasoningText": {"text": REASONING_TEXT, "signature": signature}}}
+def _reasoning_block() -> dict[str, Any]:
+    signed = {"text": REASONING_TEXT, "signature": sign_reasoning(REASONING_TEXT)}
+    return {"reasoningContent": {"reasoningText": signed}}
 
 
 def _tool_use(model_id: str, spec: Mapping[str, Any], user_text: str) -> dict[str, Any]:

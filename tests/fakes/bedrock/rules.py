@@ -1,13 +1,17 @@
 """What Bedrock refuses before a model runs: unknown model ids and malformed conversations.
 
-The thinking rule is Anthropic's, passed through by Bedrock: with thinking enabled, the final
-assistant message, when it holds a toolUse block (the tool loop still open), must start with a
-reasoningContent block, or the call fails with a 400 naming that message. Earlier assistant
-turns may drop their reasoning, as with the real API.
+The thinking rules are Anthropic's, passed through by Bedrock:
+- with thinking enabled, the final assistant message, when it holds a toolUse block (the
+  tool loop still open), must start with a reasoningContent block, or the call fails with a
+  400 naming that message. Earlier assistant turns may drop their reasoning;
+- every reasoning block sent back must carry the signature it was issued with, unchanged
+  (`sign_reasoning` of its text): a missing signature or an edited text is a 400.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import itertools
 import json
 import re
@@ -28,6 +32,16 @@ _ANTHROPIC_BLOCK_TYPES = {
     "image": "image",
     "document": "document",
 }
+
+
+_SIGNING_SALT = b"bedrock-stand-in reasoning signature\n"
+
+
+def sign_reasoning(text: str) -> str:
+    """The signature the stand-in issues for a reasoning text (any model: a conversation
+    may move to a fallback route and keep its thinking blocks)."""
+    digest = hashlib.sha256(_SIGNING_SALT + text.encode("utf-8")).digest()
+    return base64.b64encode(digest * 4).decode("ascii")
 
 
 def check_model(model_id: str, known_models: Collection[str] | None) -> None:
@@ -64,8 +78,22 @@ def check_conversation(request: Mapping[str, Any]) -> None:
     roles = [message.get("role") for message in messages]
     if any(first == second for first, second in itertools.pairwise(roles)):
         raise Rejected(errors.MUST_ALTERNATE)
+    _check_reasoning_signatures(messages)
     if thinking_enabled(request):
         _check_final_assistant_starts_with_thinking(messages)
+
+
+def _check_reasoning_signatures(messages: list[Mapping[str, Any]]) -> None:
+    for index, message in enumerate(messages):
+        for position, block in enumerate(message.get("content", [])):
+            reasoning = (block.get("reasoningContent") or {}).get("reasoningText")
+            if reasoning is None:
+                continue
+            where = f"messages.{index}.content.{position}"
+            if not reasoning.get("signature"):
+                raise Rejected(errors.validation(errors.SIGNATURE_REQUIRED.format(where=where)))
+            if reasoning["signature"] != sign_reasoning(reasoning.get("text", "")):
+                raise Rejected(errors.validation(errors.SIGNATURE_INVALID.format(where=where)))
 
 
 def _check_final_assistant_starts_with_thinking(messages: list[Mapping[str, Any]]) -> None:

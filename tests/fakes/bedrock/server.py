@@ -1,9 +1,11 @@
-"""The Bedrock Runtime stand-in as an ASGI app: Converse, ConverseStream and a control API.
+"""The Bedrock Runtime stand-in as an ASGI app: Converse, ConverseStream, CountTokens and a
+control API.
 
 A model call goes through the same gates as on AWS, in this order: authentication (SigV4 or
-API key), the request body, the model id, then any fault set for the model, the
-conversation rules, the configured latency, and finally the deterministic reply. Every call
-is logged, failed ones too.
+API key), the request body, the model id, then any fault set for the model, the beta flags
+(betas.py), the conversation rules, the configured latency, and finally the deterministic
+reply. CountTokens (count_tokens.py) passes the same gates up to the fault, then answers the
+count. Every call is logged, failed ones too.
 
 Control API (JSON, no authentication), for tests and benchmarks:
     GET  /_fake/health   {"status": "ok"}
@@ -31,7 +33,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from . import errors, rules
+from . import betas, count_tokens, errors, rules
 from .errors import Rejected, ServiceError
 from .eventstream import event_frame, exception_frame
 from .faults import MIDSTREAM_TEXT_DELTAS, Fault, FaultBook
@@ -41,8 +43,14 @@ from .sigv4 import AuthConfig, SignedRequest, authenticate
 from .tokens import PromptCache
 
 EVENT_STREAM_CONTENT_TYPE = "application/vnd.amazon.eventstream"
-_MODEL_PATH = re.compile(r"/model/(?P<model_id>[^/]+)/(?P<operation>converse|converse-stream)")
-_OPERATIONS = {"converse": "Converse", "converse-stream": "ConverseStream"}
+_MODEL_PATH = re.compile(
+    r"/model/(?P<model_id>[^/]+)/(?P<operation>converse|converse-stream|count-tokens)"
+)
+_OPERATIONS = {
+    "converse": "Converse",
+    "converse-stream": "ConverseStream",
+    "count-tokens": "CountTokens",
+}
 
 
 @dataclass(frozen=True)
@@ -85,17 +93,28 @@ class BedrockStandIn:
             return _error_response(ServiceError(404, "UnknownOperationException", "Not Found"))
         model_id = unquote(match["model_id"])
         stream = match["operation"] == "converse-stream"
+        counting = match["operation"] == "count-tokens"
         call = self._new_call(model_id, match["operation"], stream)
         body = await request.body()
         try:
             signed = SignedRequest("POST", raw_path, request.url.query, request.headers, body)
             call["auth"] = vars(authenticate(signed, self.options.auth)).copy()
             parsed = call["request"] = rules.parse_body(body)
+            if counting:
+                count_tokens.check_base_model(model_id)
             rules.check_model(model_id, self.options.known_models)
             fault = self.faults.take(model_id, stream=stream)
             call["fault"] = fault.kind if fault else None
             if fault and fault.error:
                 raise Rejected(fault.error)
+            if counting:
+                call["usage"] = {"inputTokens": count_tokens.input_tokens(parsed)}
+                call["status"] = 200
+                return JSONResponse(call["usage"], headers=_request_id_header())
+            flags = call["beta_flags"] = betas.requested_flags(
+                parsed, request.headers.get("anthropic-beta")
+            )
+            betas.check_flags(flags)
             rules.check_conversation(parsed)
             reply = compose_reply(model_id, parsed, self.prompt_cache.measure(model_id, parsed))
         except Rejected as rejected:
@@ -157,6 +176,7 @@ class BedrockStandIn:
             "fault": None,
             "auth": None,
             "request": None,
+            "beta_flags": [],
             "response_text": "",
             "usage": None,
         }

@@ -107,6 +107,21 @@ def test_session_header_arrives_as_an_explicit_session(captured) -> None:
     assert extract.request_from_data(data).explicit_session == "5f0c2a9e-claude-session"
 
 
+def test_claude_code_subagent_headers_name_the_agent_and_its_parent(captured) -> None:
+    kwargs = captured("retry_success")
+    kwargs["litellm_params"]["metadata"].setdefault("headers", {}).update(
+        {"X-Claude-Code-Agent-Id": "a039f7b3d4a040af5", "x-claude-code-parent-agent-id": "a5ef"}
+    )
+    request = extract.request_from_logging(kwargs)
+    assert (request.agent_id, request.parent_agent_id) == ("a039f7b3d4a040af5", "a5ef")
+    assert extract.request_from_json(vars(request)) == request  # crosses to the delivery process
+
+
+def test_main_agent_request_has_no_agent_id(captured) -> None:
+    request = extract.request_from_logging(captured("cline_turn2_stream_success"))
+    assert (request.agent_id, request.parent_agent_id) == (None, None)
+
+
 def test_deployment_failure_names_route_attempt_and_error(captured) -> None:
     failure = captured("allfail_deployment_failure_3")
     exception = failure["exception"]

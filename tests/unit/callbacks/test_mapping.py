@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from callbacks import mapping
+from callbacks import extract, mapping
 from callbacks.extract import Attempt, AttemptError, Cost, Request, Usage
 from callbacks.otlp import attribute_map, encode_attributes
 
@@ -14,6 +14,7 @@ from callbacks.otlp import attribute_map, encode_attributes
     [
         ("Cline/3.38.2", "cline"),
         ("claude-cli/2.0.14 (external, cli)", "claude-cli"),
+        ("codex_cli_rs/0.171.0 (Debian 12; x86_64) xterm", "codex"),
         ("OpenAI/Python 2.54.0", "openai-python"),
         ("Anthropic/Python 0.72.0", "anthropic-python"),
         ("curl/8.5.0", "curl"),
@@ -22,6 +23,34 @@ from callbacks.otlp import attribute_map, encode_attributes
 )
 def test_the_client_is_named_from_the_user_agent(user_agent: str, client: str) -> None:
     assert mapping.client_name(user_agent) == client
+
+
+def _request(**fields: object) -> extract.Request:
+    base: dict[str, object] = {
+        "call_id": "call-1",
+        "received_at": None,
+        "requested_group": "claude-sonnet-4-6",
+        "user_agent": "claude-cli/2.1.328 (external, sdk-cli)",
+        "user_id": "alice@example.com",
+        "key_alias": None,
+        "team": None,
+        "explicit_session": "ca2d380f",
+    }
+    return extract.Request(**{**base, **fields})  # type: ignore[arg-type]
+
+
+def test_a_subagent_request_is_tagged_and_names_its_agents() -> None:
+    request = _request(agent_id="a039f7b3d4a040af5", parent_agent_id="a5efef6cc01b2fe36")
+    fields = mapping.trace_fields(request, session_id="ca2d380f", environment="dev", fallback=False)
+    assert mapping.SUBAGENT_TAG in fields.tags
+    assert fields.metadata["agent_id"] == "a039f7b3d4a040af5"
+    assert fields.metadata["parent_agent_id"] == "a5efef6cc01b2fe36"
+    assert fields.session_id == "ca2d380f"
+
+
+def test_a_main_agent_request_is_not_tagged_as_a_subagent() -> None:
+    fields = mapping.trace_fields(_request(), session_id=None, environment="dev", fallback=False)
+    assert mapping.SUBAGENT_TAG not in fields.tags
 
 
 def test_a_uuid_call_id_is_the_trace_id() -> None:

@@ -19,6 +19,7 @@ from tests.fakes.bedrock import errors
 from tests.fakes.bedrock.eventstream import event_frame, exception_frame
 from tests.fakes.bedrock.harness import RunningBedrock, running_bedrock
 from tests.fakes.bedrock.replies import REASONING_TEXT
+from tests.fakes.bedrock.rules import sign_reasoning
 
 SONNET = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
 HAIKU = "eu.anthropic.claude-haiku-4-5-20251001-v1:0"
@@ -38,6 +39,7 @@ READ_FILE_TOOL = {
     }
 }
 THINKING = {"thinking": {"type": "enabled", "budget_tokens": 1024}}
+SIGNED_HM = sign_reasoning("hm")
 
 
 def tokens(text: str) -> int:
@@ -498,7 +500,7 @@ def test_thinking_with_tool_use_needs_the_reasoning_block_back(client: Any) -> N
 
 
 def test_thinking_with_tool_use_passes_when_reasoning_comes_first(client: Any) -> None:
-    reasoning = {"reasoningContent": {"reasoningText": {"text": "hm", "signature": "c2ln"}}}
+    reasoning = {"reasoningContent": {"reasoningText": {"text": "hm", "signature": SIGNED_HM}}}
     tool_use = {"toolUse": {"toolUseId": "tooluse_1", "name": "read_file", "input": {}}}
     result = {"toolResult": {"toolUseId": "tooluse_1", "content": [{"text": "A"}]}}
     messages = [
@@ -571,3 +573,169 @@ def test_reset_empties_the_call_log_and_the_prompt_cache(
     usage = client.converse(modelId=SONNET, system=system, messages=[user("hi")])["usage"]
     assert usage["cacheWriteInputTokens"] == tokens("Cache me.")
     assert len(bedrock.calls()) == 1
+
+
+# --- Thinking signatures -------------------------------------------------------------------
+
+
+def _tool_loop_with(reasoning_text: dict[str, str]) -> list[dict[str, Any]]:
+    tool_use = {"toolUse": {"toolUseId": "tooluse_1", "name": "read_file", "input": {}}}
+    result = {"toolResult": {"toolUseId": "tooluse_1", "content": [{"text": "A"}]}}
+    return [
+        user("show a"),
+        {
+            "role": "assistant",
+            "content": [{"reasoningContent": {"reasoningText": reasoning_text}}, tool_use],
+        },
+        {"role": "user", "content": [result]},
+    ]
+
+
+def test_reasoning_block_from_an_answer_is_accepted_back(client: Any) -> None:
+    first = client.converse(
+        modelId=SONNET,
+        messages=[user("show a")],
+        toolConfig={"tools": [READ_FILE_TOOL]},
+        additionalModelRequestFields=THINKING,
+    )
+    messages = [
+        user("show a"),
+        first["output"]["message"],
+        {
+            "role": "user",
+            "content": [{"toolResult": {"toolUseId": "x", "content": [{"text": "A"}]}}],
+        },
+    ]
+    response = client.converse(
+        modelId=HAIKU,  # a fallback route accepts the blocks too
+        messages=messages,
+        toolConfig={"tools": [READ_FILE_TOOL]},
+        additionalModelRequestFields=THINKING,
+    )
+    assert response["stopReason"] == "end_turn"
+
+
+@pytest.mark.parametrize(
+    ("reasoning_text", "expected"),
+    [
+        ({"text": "hm"}, errors.SIGNATURE_REQUIRED),
+        ({"text": "edited", "signature": SIGNED_HM}, errors.SIGNATURE_INVALID),
+    ],
+)
+def test_reasoning_block_without_its_signature_is_refused(
+    client: Any, reasoning_text: dict[str, str], expected: str
+) -> None:
+    with pytest.raises(ClientError) as raised:
+        client.converse(
+            modelId=SONNET,
+            messages=_tool_loop_with(reasoning_text),
+            toolConfig={"tools": [READ_FILE_TOOL]},
+            additionalModelRequestFields=THINKING,
+        )
+    assert raised.value.response["Error"]["Message"] == expected.format(
+        where="messages.1.content.0"
+    )
+
+
+# --- Beta flags ----------------------------------------------------------------------------
+
+
+def test_beta_flags_bedrock_documents_are_accepted(bedrock: RunningBedrock, client: Any) -> None:
+    flags = ["interleaved-thinking-2025-05-14", "context-1m-2025-08-07", "effort-2025-11-24"]
+    client.converse(
+        modelId=SONNET,
+        messages=[user("hi")],
+        additionalModelRequestFields={"anthropic_beta": flags},
+    )
+    assert bedrock.calls()[-1]["beta_flags"] == flags
+
+
+@pytest.mark.parametrize("flag", ["claude-code-20250219", "made-up-flag-2099-01-01"])
+def test_unknown_beta_flag_is_refused_as_bedrock_does(client: Any, flag: str) -> None:
+    with pytest.raises(ClientError) as raised:
+        client.converse(
+            modelId=SONNET,
+            messages=[user("hi")],
+            additionalModelRequestFields={"anthropic_beta": ["effort-2025-11-24", flag]},
+        )
+    error = raised.value.response["Error"]
+    assert (error["Code"], error["Message"]) == (
+        "ValidationException",
+        "The model returned the following errors: invalid beta flag",
+    )
+
+
+def test_unknown_beta_flag_in_the_header_is_refused(bedrock: RunningBedrock) -> None:
+    client = bedrock.client()
+    client.meta.events.register(
+        "before-sign.bedrock-runtime.Converse",
+        lambda request, **_: request.headers.__setitem__("anthropic-beta", "claude-code-20250219"),
+    )
+    with pytest.raises(ClientError) as raised:
+        client.converse(modelId=SONNET, messages=[user("hi")])
+    assert raised.value.response["Error"]["Message"].endswith("invalid beta flag")
+
+
+# --- CountTokens ---------------------------------------------------------------------------
+
+BASE_SONNET = "anthropic.claude-sonnet-4-5-20250929-v1:0"
+
+
+def test_count_tokens_counts_a_converse_prompt_like_converse_does(client: Any) -> None:
+    system = [{"text": "You are terse."}, {"cachePoint": {"type": "default"}}]
+    messages = [user("What does this repository do?")]
+    tool_config = {"tools": [READ_FILE_TOOL]}
+
+    counted = client.count_tokens(
+        modelId=BASE_SONNET,
+        input={"converse": {"messages": messages, "system": system, "toolConfig": tool_config}},
+    )
+
+    spent = client.converse(
+        modelId=SONNET, messages=messages, system=system[:1], toolConfig=tool_config
+    )["usage"]["inputTokens"]
+    assert counted["inputTokens"] == spent
+
+
+def test_count_tokens_counts_an_anthropic_invoke_model_body(client: Any) -> None:
+    body = {
+        "anthropic_version": "bedrock-2023-05-31",
+        "max_tokens": 1024,
+        "system": "You are terse.",
+        "messages": [
+            {"role": "user", "content": "List the files."},
+            {
+                "role": "assistant",
+                "content": [{"type": "tool_use", "id": "t1", "name": "ls", "input": {"p": "."}}],
+            },
+            {
+                "role": "user",
+                "content": [{"type": "tool_result", "tool_use_id": "t1", "content": "README.md"}],
+            },
+        ],
+    }
+
+    counted = client.count_tokens(
+        modelId=BASE_SONNET, input={"invokeModel": {"body": json.dumps(body).encode()}}
+    )
+
+    texts = ["You are terse.", "List the files.", 'ls{"p":"."}', "README.md"]
+    assert counted["inputTokens"] == sum(map(tokens, texts))
+
+
+def test_count_tokens_refuses_an_inference_profile_id(client: Any) -> None:
+    with pytest.raises(ClientError) as raised:
+        client.count_tokens(modelId=SONNET, input={"converse": {"messages": [user("hi")]}})
+    assert raised.value.response["Error"]["Message"] == "The provided model identifier is invalid."
+
+
+def test_count_tokens_answers_a_fault_set_for_the_base_model(
+    bedrock: RunningBedrock, client: Any
+) -> None:
+    unsupported = "The provided model doesn't support counting tokens."
+    bedrock.set_fault(BASE_SONNET, "validation", message=unsupported)
+    with pytest.raises(ClientError) as raised:
+        client.count_tokens(modelId=BASE_SONNET, input={"converse": {"messages": [user("hi")]}})
+    assert raised.value.response["Error"]["Message"] == unsupported
+    (call,) = bedrock.calls()
+    assert (call["operation"], call["status"]) == ("CountTokens", 400)
