@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/redaction.py
 
-Measures the callback's own patterns (callbacks/redact.py) and, when it can be imported,
+Measures the callback's own patterns (callbacks/redaction/) and, when it can be imported,
 detect-secrets (the LiteLLM image ships 1.5.0; `pip install litellm[proxy]` does not), used as
 LiteLLM's hide-secrets guardrail uses it: the text written to a file and `scan_file` run with
 the default plugins. To include it without touching the venv:
@@ -29,7 +29,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from callbacks.redact import Redactor  # noqa: E402
+from callbacks.redaction import Redactor  # noqa: E402
 from tests.unit.callbacks.corpus.documents import (  # noqa: E402
     PlantedDocument,
     ordinary_source_files,
@@ -196,7 +196,7 @@ def main() -> None:
     documents = planted_documents()
     ours = Redactor(remember_chars=0)
 
-    print("our patterns (callbacks/redact.py)")
+    print("our patterns (callbacks/redaction/)")
     our_speed(files)
     print("  coverage: planted secrets removed, per kind (plain and JSON-encoded)")
     print_coverage(coverage(documents, ours.redact_text))

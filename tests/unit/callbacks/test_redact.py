@@ -12,13 +12,13 @@ from typing import Any
 import pydantic
 import pytest
 
-from callbacks.redact import (
+from callbacks.redaction import (
     ALLOW_VARIABLE,
     EXTRA_PATTERNS_VARIABLE,
     RedactionConfigError,
     Redactor,
-    TriggerScanner,
 )
+from callbacks.redaction.triggers import TriggerScanner
 from tests.unit.callbacks.corpus.documents import (
     PlantedDocument,
     ordinary_source_files,
