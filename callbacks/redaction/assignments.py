@@ -25,15 +25,22 @@ NAME_KINDS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("aws_session_token", r"(?:session|security)_?token"),
         ("litellm_master_key", r"master_?key"),
         ("private_key", r"private_?key"),
-        ("api_key", r"api_?key"),
-        ("password", r"passw(?:or)?d"),
+        ("api_key", r"(?:api|app|application)_?key"),
+        ("access_key", r"(?:access|account)_?key"),
+        ("password", r"passw(?:or)?d|_pwd$|(?:^|_)pass$"),
         ("secret", r"secret"),
         ("token", r"token"),
         ("credential", r"credential"),
         ("encryption_key", r"(?:encryption|signing)_?key"),
         ("authorization", r"authorization"),
+        ("basic_auth", r"(?:^|_)auth$"),
     )
 )
+# Names too common in code to trust any value: the value must look like a credential
+# (Docker's config.json `"auth": "<base64 of user:password>"`, not `"auth": "basic"`).
+WEAK_NAME_KINDS = frozenset({"basic_auth"})
+MIN_WEAK_VALUE_LENGTH = 8
+_CREDENTIAL_LIKE = re.compile(r"(?=.*[0-9+/=])|(?=.*[a-z])(?=.*[A-Z])")
 
 # Words in a name that make it about a secret rather than a secret itself
 # (MAX_TOKENS, PASSWORD_FILE, SECRET_NAME, TOKEN_URL, tokenizer, ...).
@@ -111,6 +118,7 @@ _NAME_WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
 _NOT_A_VALUE = re.compile(
     r"""(?ix)
     \$\{?[\w.:-]*\}?            # $NAME, ${NAME}
+    | \$\(.*                    # $(cat token.txt)
     | \{\{?[^{}]*\}\}?          # {name}, {{ name }}
     | <[^<>]*>                  # <your-api-key>
     | %(?:\([^)]*\))?[sd]       # %s, %(name)s
@@ -192,8 +200,16 @@ class AssignmentRule:
         if kind not in self.kinds:
             return
         value = _secret_value(text, match, name, name_start, kind)
-        if value and not is_placeholder(text[value[0] : value[1]]):
+        if value and _credible(text[value[0] : value[1]], kind):
             yield Finding(value[0], value[1], kind)
+
+
+def _credible(value: str, kind: str) -> bool:
+    if is_placeholder(value):
+        return False
+    if kind in WEAK_NAME_KINDS:
+        return len(value) >= MIN_WEAK_VALUE_LENGTH and bool(_CREDENTIAL_LIKE.match(value))
+    return True
 
 
 def _secret_value(

@@ -9,13 +9,14 @@ from __future__ import annotations
 import re
 
 from .assignments import NAME_KINDS, AssignmentRule
+from .commands import FlagRule, program_rules
+from .connections import ConnectionPasswordRule, azure_rules
 from .rules import NeighbourRule, Rule, ShapeRule
+from .vendors import AFTER_ESCAPE, vendor_rules
 
-__all__ = ["BUILTIN_RULES"]
+__all__ = ["BUILTIN_RULES", "builtin_kinds"]
 
-# Where a token may start: not inside a longer word, except after an escape such as the `\n` of
-# a JSON-encoded text (a tool result).
-_AFTER_ESCAPE = r"(?<=\\[nrt])"
+_AFTER_ESCAPE = AFTER_ESCAPE
 _BASE64_40 = rf"(?:(?<![A-Za-z0-9/+])|{_AFTER_ESCAPE})[A-Za-z0-9/+]{{40}}(?![A-Za-z0-9/+=])"
 _AWS_KEY_ID = r"(?<![A-Z0-9])(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}(?![A-Z0-9])"
 _AWS_KEY_ID_TRIGGERS = ("AKIA", "ASIA", "ABIA", "ACCA")
@@ -26,15 +27,29 @@ _PEM = r"""-----BEGIN[ A-Z0-9]{0,40}PRIVATE\ KEY(?:\ BLOCK)?-----
            [\s\S]*?(?:-----END[ A-Z0-9]{0,40}PRIVATE\ KEY(?:\ BLOCK)?-----|\Z)"""
 
 
-def _shape(kind: str, triggers: tuple[str, ...], pattern: str) -> ShapeRule:
-    return ShapeRule(kind, triggers, re.compile(pattern, re.VERBOSE))
+def _shape(kind: str, triggers: tuple[str, ...], pattern: str, *, gated: bool = False) -> ShapeRule:
+    return ShapeRule(kind, triggers, re.compile(pattern, re.VERBOSE), gated=gated)
 
 
-_ASSIGNMENT_TRIGGERS = (
+_NAME_TRIGGERS = (
     *("password", "passwd", "secret", "token", "credential", "authorization"),
     *("api_key", "api-key", "apikey", "private_key", "private-key", "privatekey"),
     *("master_key", "master-key", "masterkey", "encryption_key", "signing_key"),
+    *("app_key", "app-key", "appkey", "application_key", "access_key", "access-key"),
+    *("accesskey", "account_key", "accountkey", "_pwd"),
 )
+# Names that say "secret" only as a whole word, with their separator: `"auth": ...`, `DB_PASS=`.
+_ASSIGNMENT_TRIGGERS = (
+    *_NAME_TRIGGERS,
+    *(
+        f"{word}{separator}"
+        for word in ("auth", "pass")
+        for separator in ('"', '\\"', "'", "=", ":")
+    ),
+)
+_HEX32 = "[0-9a-f]{32}"
+_TWILIO_SID = rf"(?<![A-Za-z0-9])AC{_HEX32}(?![A-Za-z0-9])"
+_TWILIO_SID_TRIGGERS = tuple(f"AC{digit}" for digit in "0123456789abcdef")
 # Names more specific than any shape: LITELLM_MASTER_KEY=sk-... is not an OpenAI key.
 _NAMED_FIRST = frozenset({"litellm_master_key", "aws_secret_access_key", "aws_session_token"})
 
@@ -62,6 +77,29 @@ BUILTIN_RULES: tuple[Rule, ...] = (
         r"(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{22,})",
     ),
     _shape("slack_token", ("xox",), r"xox[abeoprs]-[A-Za-z0-9-]{10,}"),
+    *vendor_rules(),
+    *azure_rules(),
+    _shape("twilio_sid", _TWILIO_SID_TRIGGERS, _TWILIO_SID, gated=True),
+    # A bot token follows its bot's numeric id: 123456789:AA...
+    _shape(
+        "telegram_bot_token",
+        (":AA",),
+        r"(?<=[0-9]{6}):(?P<secret>AA[A-Za-z0-9_-]{33})(?![\w-])",
+        gated=True,
+    ),
+    # Microsoft Entra ID client secrets: three characters, a digit, `Q~`, then 31 to 34 more.
+    _shape(
+        "azure_client_secret",
+        ("Q~",),
+        r"(?<=[A-Za-z0-9_~.]{3}[0-9])Q~[A-Za-z0-9_~.-]{31,34}(?![\w~.-])",
+        gated=True,
+    ),
+    _shape(
+        "discord_webhook_url",
+        ("discord.com/api/webhooks/", "discordapp.com/api/webhooks/"),
+        r"discord(?:app)?\.com/api/webhooks/[0-9]+/(?P<secret>[A-Za-z0-9_-]{30,})",
+        gated=True,
+    ),
     _shape(
         "slack_webhook_url",
         ("hooks.slack.com",),
@@ -94,6 +132,28 @@ BUILTIN_RULES: tuple[Rule, ...] = (
         re.compile(_BASE64_40),
         reach=200,
     ),
+    # A Twilio auth token (32 characters) close to an account sid.
+    NeighbourRule(
+        "twilio_auth_token",
+        _TWILIO_SID_TRIGGERS,
+        re.compile(_TWILIO_SID),
+        re.compile(
+            r"(?<![A-Za-z0-9_/+-])(?=[A-Za-z]{0,31}[0-9])[A-Za-z0-9]{32}(?![A-Za-z0-9_/+=-])"
+        ),
+        reach=200,
+        gated=True,
+    ),
+    *program_rules(),
+    ConnectionPasswordRule(),
+    FlagRule(_NAME_TRIGGERS),
     # Last: a name says less than a shape (OPENAI_API_KEY=sk-... is an openai_api_key).
     AssignmentRule(_ASSIGNMENT_TRIGGERS, frozenset(kind for kind, _ in NAME_KINDS) - _NAMED_FIRST),
 )
+
+
+def builtin_kinds() -> frozenset[str]:
+    """Every kind a built-in rule can name."""
+    kinds: set[str] = set()
+    for rule in BUILTIN_RULES:
+        kinds.update(getattr(rule, "kinds", ()) or {getattr(rule, "kind", "")})
+    return frozenset(kinds - {""})

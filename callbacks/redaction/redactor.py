@@ -57,7 +57,10 @@ class Redactor:
         literal_rules = [literal_rule(kind, value) for kind, value in (known_secrets or {}).items()]
         self._scanner = PatternScanner([*literal_rules, *BUILTIN_RULES], extra_patterns, allow)
         self._screen = TriggerScreen(
-            with_json_escaped_forms(self._scanner.rules_by_trigger) | set(DECODED_ESCAPES)
+            with_json_escaped_forms(self._scanner.folded_triggers) | set(DECODED_ESCAPES)
+        )
+        self._gated_screen = TriggerScreen(
+            with_json_escaped_forms(self._scanner.exact_triggers), fold_case=False
         )
         self._recent = RecentResults(remember_chars)
 
@@ -112,6 +115,7 @@ class Redactor:
             text is None
             or self._scanner.has_patterns_without_triggers
             or self._screen.holds_trigger(text)
+            or self._gated_screen.holds_trigger(text)
         )
 
     def _walked(self, value: Any) -> Redacted:

@@ -32,6 +32,9 @@ class Finding:
 
 
 class Rule(Protocol):
+    """A kind of secret, looked for where its triggers are. A rule may say it is `gated`
+    (see ShapeRule); one that does not say is not."""
+
     triggers: tuple[str, ...]
 
     def find(self, text: str, at: int) -> Iterator[Finding]:
@@ -41,11 +44,16 @@ class Rule(Protocol):
 
 @dataclass(frozen=True)
 class ShapeRule:
-    """A secret recognisable by its own shape; group `secret` (else the match) is replaced."""
+    """A secret recognisable by its own shape; group `secret` (else the match) is replaced.
+
+    `gated`: the pattern matches its triggers in exact case and they are rare in ordinary
+    text, so the scanner looks for them only once a search finds one (scanner.py).
+    """
 
     kind: str
     triggers: tuple[str, ...]
     pattern: re.Pattern[str]
+    gated: bool = False
 
     def find(self, text: str, at: int) -> Iterator[Finding]:
         match = self.pattern.match(text, at)
@@ -63,6 +71,7 @@ class NeighbourRule:
     anchor: re.Pattern[str]
     neighbour: re.Pattern[str]
     reach: int
+    gated: bool = False
 
     def find(self, text: str, at: int) -> Iterator[Finding]:
         anchor = self.anchor.match(text, at)

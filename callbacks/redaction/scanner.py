@@ -1,9 +1,11 @@
 """Secrets found and replaced in a batch of strings: each rule runs where its trigger is.
 
 The strings are joined and scanned for triggers at once (triggers.py); each rule's precise
-pattern runs only where one of its triggers starts. Findings that overlap are merged into one
-placeholder, named by the rule that comes first (catalog.py orders them). Patterns from the
-environment have no triggers: they are searched through every string.
+pattern runs only where one of its triggers starts. The triggers of `gated` rules (vendor
+prefixes, matched in exact case, absent from ordinary text) cost scan passes only when a
+search in the text as it is (screen.py) finds one of them at all. Findings that overlap are
+merged into one placeholder, named by the rule that comes first (catalog.py orders them).
+Patterns from the environment have no triggers: they are searched through every string.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 
 from .environment import ExtraPattern
 from .rules import Rule
+from .screen import TriggerScreen
 from .triggers import TriggerScanner
 
 __all__ = ["UNSCANNABLE", "PatternScanner", "placeholder"]
@@ -38,13 +41,23 @@ class PatternScanner:
         for priority, rule in enumerate(rules):
             for trigger in rule.triggers:
                 self.rules_by_trigger.setdefault(trigger, []).append((priority, rule))
-        self._triggers = TriggerScanner(self.rules_by_trigger)
+        gated = {
+            trigger
+            for trigger, entries in self.rules_by_trigger.items()
+            if all(getattr(rule, "gated", False) for _, rule in entries)
+        }
+        self.folded_triggers = frozenset(self.rules_by_trigger) - gated
+        self.exact_triggers = frozenset(gated)
+        self._triggers = TriggerScanner(self.folded_triggers)
+        self._gated_triggers = TriggerScanner(self.exact_triggers)
+        self._gate = TriggerScreen(self.exact_triggers, fold_case=False)
         self._extra = tuple(extra)
         self._extra_priority = len(rules)
         self._allow = frozenset(allow)
 
     @property
     def pivots(self) -> str:
+        """The characters of the scan passes that always run."""
         return self._triggers.pivots
 
     @property
@@ -67,7 +80,10 @@ class PatternScanner:
             starts.append(offset)
             offset += len(text) + 1
         findings: list[list[tuple[int, int, int, str]]] = [[] for _ in texts]
-        hits = sorted(self._triggers.find(joined))
+        hits = self._triggers.find(joined)
+        if self._gate.holds_trigger(joined):
+            hits += self._gated_triggers.find(joined)
+        hits.sort()
         located = [(bisect_right(starts, position) - 1, position, t) for position, t in hits]
         # Text that is mostly triggers is not prose or code: it is replaced whole, unscanned.
         crowded = {

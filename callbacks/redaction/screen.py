@@ -23,17 +23,21 @@ class TriggerScreen:
     (a LiteLLM dependency) ships, where an alternation of literals is searched about ten
     times faster than the passes of `TriggerScanner`. Every trigger is searched in any case,
     in the lower-cased text (which keeps the engine on its fast literal search): a superset
-    of the scanner's hits, as a screen must be. Every character that is not a letter or
-    digit is written as a hex escape, so no trigger can break the pattern.
+    of the scanner's hits, as a screen must be. With `fold_case=False` the triggers are
+    searched as written, in the text as it is (for rules that match in exact case only).
+    Every character that is not a letter or digit is written as a hex escape, so no trigger
+    can break the pattern.
     """
 
-    def __init__(self, triggers: Iterable[str]) -> None:
-        pattern = "|".join(sorted({_rust_literal(trigger.lower()) for trigger in triggers}))
-        schema = core_schema.str_schema(pattern=pattern, regex_engine="rust-regex")
+    def __init__(self, triggers: Iterable[str], *, fold_case: bool = True) -> None:
+        fold = str.lower if fold_case else str
+        pattern = "|".join(sorted({_rust_literal(fold(trigger)) for trigger in triggers}))
+        schema = core_schema.str_schema(pattern=pattern or "[^\\s\\S]", regex_engine="rust-regex")
         self._search = SchemaValidator(schema).isinstance_python
+        self._fold = fold
 
     def holds_trigger(self, text: str) -> bool:
-        return self._search(text.lower())
+        return self._search(self._fold(text))
 
 
 def _rust_literal(text: str) -> str:
