@@ -110,8 +110,8 @@ class FlagRule:
     triggers: tuple[str, ...]
 
     def find(self, text: str, at: int) -> Iterator[Finding]:
-        name_start = at
-        while name_start > 0 and text[name_start - 1] in _FLAG_CHARACTERS:
+        name_start, limit = at, max(0, at - _MAX_FLAG_NAME)
+        while name_start > limit and text[name_start - 1] in _FLAG_CHARACTERS:
             name_start -= 1
         if text[name_start] != "-" or not _starts_a_word(text, name_start):
             return
@@ -124,5 +124,6 @@ class FlagRule:
             yield Finding(match.start("secret"), match.end("secret"), kind)
 
 
+_MAX_FLAG_NAME = 64
 _FLAG_CHARACTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
 _FLAG_VALUE = re.compile(r"(?P<name_rest>[A-Za-z0-9_-]*)[ \t]+" + _VALUE)
