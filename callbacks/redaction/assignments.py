@@ -36,11 +36,13 @@ NAME_KINDS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("basic_auth", r"(?:^|_)auth$"),
     )
 )
-# Names too common in code to trust any value: the value must look like a credential
-# (Docker's config.json `"auth": "<base64 of user:password>"`, not `"auth": "basic"`).
+# Names too common in code and prose to trust any value: the value must look like a credential
+# (Docker's config.json `"auth": "<base64 of user:password>"`, not `"auth": "basic"` or
+# `'pass': 'The "pass" statement'`).
 WEAK_NAME_KINDS = frozenset({"basic_auth"})
+WEAK_NAMES = frozenset({"auth", "pass"})
 MIN_WEAK_VALUE_LENGTH = 8
-_CREDENTIAL_LIKE = re.compile(r"(?=.*[0-9+/=])|(?=.*[a-z])(?=.*[A-Z])")
+_CREDENTIAL_LIKE = re.compile(r"(?!.*\s)(?:(?=.*[0-9+/=])|(?=.*[a-z])(?=.*[A-Z]))")
 
 # Words in a name that make it about a secret rather than a secret itself
 # (MAX_TOKENS, PASSWORD_FILE, SECRET_NAME, TOKEN_URL, tokenizer, ...).
@@ -200,14 +202,15 @@ class AssignmentRule:
         if kind not in self.kinds:
             return
         value = _secret_value(text, match, name, name_start, kind)
-        if value and _credible(text[value[0] : value[1]], kind):
+        weak = kind in WEAK_NAME_KINDS or name.lower() in WEAK_NAMES
+        if value and _credible(text[value[0] : value[1]], weak):
             yield Finding(value[0], value[1], kind)
 
 
-def _credible(value: str, kind: str) -> bool:
+def _credible(value: str, weak: bool) -> bool:
     if is_placeholder(value):
         return False
-    if kind in WEAK_NAME_KINDS:
+    if weak:
         return len(value) >= MIN_WEAK_VALUE_LENGTH and bool(_CREDENTIAL_LIKE.match(value))
     return True
 
