@@ -156,6 +156,17 @@ def test_the_corpus_plants_every_kind_the_redactor_promises() -> None:
             "https://hooks.slack.com/services/[REDACTED:slack_webhook_url]",
         ),
         ("Authorization: Bearer abc123def456ghi", "Authorization: Bearer [REDACTED:bearer_token]"),
+        (
+            "Server=sql1;User Id=app;Password=CorrectHorse;Database=orders",
+            "Server=sql1;User Id=app;Password=[REDACTED:password];Database=orders",
+        ),
+        ("curl -u deploy:s3cret-pw https://ci", "curl -u deploy:[REDACTED:password] https://ci"),
+        ("redis-cli -h cache -a s3cretpw ping", "redis-cli -h cache -a [REDACTED:password] ping"),
+        ('{"auth": "cm9ib3Q6aHVudGVyMg=="}', '{"auth": "[REDACTED:basic_auth]"}'),
+        (
+            "./deploy --api-key abc123xyz --env prod",
+            "./deploy --api-key [REDACTED:api_key] --env prod",
+        ),
     ],
 )
 def test_what_is_not_secret_stays_readable(redactor: Redactor, text: str, expected: str) -> None:
