@@ -7,7 +7,7 @@
 
 One module per job:
     redactor.py     the public API: screen, walk, scan, replace; never raises
-    screen.py       whether a text may hold a trigger at all (one Rust regex search)
+    screen.py       whether a text may hold a trigger at all (Rust regex searches)
     scanner.py      secrets found and replaced in a batch of strings, rule by rule
     triggers.py     where trigger literals occur (a few regex passes over lower-cased text)
     walk.py         a copy of a JSON-like value with its strings listed (tool-call arguments
@@ -16,7 +16,10 @@ One module per job:
     environment.py  LLMOPS_REDACT_* settings and the environment's own secret values
     rules.py        the kinds of rule (shape, neighbour) and the findings they yield
     assignments.py  values given to names that say "secret" (`password=...`, `"apiKey": ...`)
-    catalog.py      the built-in rules: what each kind of secret looks like
+    vendors.py      tokens recognisable by a vendor's prefix (`SG.`, `hf_`, `glpat-`, ...)
+    connections.py  passwords and keys inside connection strings (`Password=`, `AccountKey=`)
+    commands.py     credentials on command lines (`redis-cli -a`, `curl -u`, `--token`)
+    catalog.py      the built-in rules, in the order they win
 """
 
 from __future__ import annotations

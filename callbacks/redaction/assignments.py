@@ -195,6 +195,8 @@ class AssignmentRule:
         name_start = at
         while name_start > 0 and text[name_start - 1] in _NAME_CHARACTERS:
             name_start -= 1
+        if name_start > 0 and text[name_start - 1] == "\\" and text[name_start] in "nrt":
+            name_start += 1  # `\nNAME=`: the n ends an escaped line break (JSON text)
         if text.endswith("://", 0, name_start):
             return  # the user of scheme://user:password@host; the URL rule has the password
         name = text[name_start : match.end("name_rest")]

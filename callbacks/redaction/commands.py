@@ -3,7 +3,8 @@
 
 `ProgramRule` knows where one program takes a password (its trigger is the program's name);
 `FlagRule` takes the value after any flag whose name says it is secret (`--api-key`,
-`--client-secret`, `-password`), separated by a space (`--password=pw` is an assignment).
+`--client-secret`, `-password`) or such a name after `set`, separated by a space
+(`--password=pw` is an assignment).
 A command ends at the end of its line (a line ending in `\\` goes on), at `|`, `;` or `&`.
 """
 
@@ -105,7 +106,9 @@ def program_rules() -> list[ProgramRule]:
 
 @dataclass(frozen=True)
 class FlagRule:
-    """The value after a flag whose name says it is secret: `--password pw`, `--token tok`."""
+    """The value after a flag whose name says it is secret (`--password pw`, `--token tok`),
+    or after such a name that a `set` command sets (`aws configure set aws_secret_access_key
+    VALUE`)."""
 
     triggers: tuple[str, ...]
 
@@ -113,7 +116,8 @@ class FlagRule:
         name_start, limit = at, max(0, at - _MAX_FLAG_NAME)
         while name_start > limit and text[name_start - 1] in _FLAG_CHARACTERS:
             name_start -= 1
-        if text[name_start] != "-" or not _starts_a_word(text, name_start):
+        is_flag = text[name_start] == "-" and _starts_a_word(text, name_start)
+        if not is_flag and not _SET_BEFORE.search(text, max(0, name_start - 8), name_start):
             return
         match = _FLAG_VALUE.match(text, at)
         if not match:
@@ -125,5 +129,7 @@ class FlagRule:
 
 
 _MAX_FLAG_NAME = 64
+# `aws configure set aws_secret_access_key VALUE`, `npm config set ... VALUE`: a name after `set`.
+_SET_BEFORE = re.compile(r"(?<![\w-])set[ \t]+\Z")
 _FLAG_CHARACTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
 _FLAG_VALUE = re.compile(r"(?P<name_rest>[A-Za-z0-9_-]*)[ \t]+" + _VALUE)
