@@ -38,6 +38,7 @@ from tests.unit.callbacks.corpus.documents import (  # noqa: E402
 )
 
 PROMPT_CHARS = 100_000
+DRAWS = 200
 NEW_TURN_CHARS = 5_000
 
 
@@ -143,6 +144,16 @@ def print_coverage(result: dict[str, tuple[int, int]]) -> None:
     print(f"    {'all':24} {total_removed:3}/{total_planted:<3}")
 
 
+def missed_over_draws(find: Callable[[str], str], draws: int) -> tuple[int, int]:
+    """(planted, missed) over `draws` fillings of the corpus with fresh random values."""
+    planted = removed = 0
+    for seed in range(draws):
+        for kind_planted, kind_removed in coverage(planted_documents(seed), find).values():
+            planted += kind_planted
+            removed += kind_removed
+    return planted, planted - removed
+
+
 def false_positives(files: list[Path], flags: Callable[[str], bool]) -> tuple[int, int]:
     flagged = sum(flags(path.read_text(encoding="utf-8", errors="replace")) for path in files)
     return flagged, len(files)
@@ -200,6 +211,8 @@ def main() -> None:
     our_speed(files)
     print("  coverage: planted secrets removed, per kind (plain and JSON-encoded)")
     print_coverage(coverage(documents, ours.redact_text))
+    planted, missed = missed_over_draws(ours.redact_text, DRAWS)
+    print(f"  over {DRAWS} draws of fresh values: {missed} of {planted} planted secrets missed")
     flagged, total = false_positives(files, lambda text: bool(ours.redact(text).counts))
     print(
         f"  false positives: {flagged} of {total} standard library files "

@@ -131,6 +131,23 @@ def test_counts_report_every_secret_of_a_conversation_by_kind(
     assert counts == expected
 
 
+@pytest.mark.parametrize("seed", range(20))
+def test_no_secret_survives_other_draws_of_random_values(redactor: Redactor, seed: int) -> None:
+    """Values are random: other draws put other characters next to names and delimiters."""
+    for document in planted_documents(seed):
+        plain = redactor.redact_text(document.text)
+        encoded = redactor.redact_text(json.dumps({"content": document.text}))
+
+        assert survivors(document, plain) == [], document.name
+        escaped = [
+            kind
+            for kind, value in document.secrets
+            for fragment in secret_fragments(value)
+            if json.dumps(fragment)[1:-1] in encoded
+        ]
+        assert escaped == [], document.name
+
+
 def test_the_corpus_plants_every_kind_the_redactor_promises() -> None:
     planted = {kind for document in DOCUMENTS for kind, _ in document.secrets}
 
