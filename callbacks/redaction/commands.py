@@ -19,10 +19,13 @@ from .rules import Finding
 
 __all__ = ["FlagRule", "ProgramRule", "program_rules"]
 
-# A value: quoted or bare; the quotes stay, what is inside them is the secret.
-_VALUE = r"""['"]?(?P<secret>[^\s'"`|;&\\]+)"""
-# Where a command ends: a line break not continued by `\`, as a character or as a JSON escape.
-_COMMAND_END = re.compile(r"(?<!\\)\n|(?<!\\\\)\\n|[|;&]")
+# A value: quoted (spaces, `;` and `&` included; the quote perhaps escaped, in JSON text) or
+# bare; the quotes stay, what is inside them is the secret.
+_VALUE = r"""(?P<quote>\\?['"])?(?P<secret>(?(quote)[^'"\n\\]+|[^\s'"`|;&\\]+))"""
+# Where a command ends: a line break not continued by `\`, as a character or as a JSON escape;
+# where the next command starts, a value no longer belongs to this one.
+_LINE_END = re.compile(r"(?<!\\)\n|(?<!\\\\)\\n")
+_NEXT_COMMAND = re.compile(r"[|;&]")
 _MAX_COMMAND = 2000
 # A program's name starts a word, or follows a path or an escape (`\n` in a JSON text).
 _PROGRAM_START = frozenset(" \t\n/\"'`($=")
@@ -33,9 +36,13 @@ MIN_VALUE_LENGTH = 4
 MIN_LETTERS_ONLY_TOKEN = 16
 
 
-def _command_end(text: str, at: int) -> int:
-    end = _COMMAND_END.search(text, at, min(len(text), at + _MAX_COMMAND))
-    return end.start() if end else min(len(text), at + _MAX_COMMAND)
+def _command(text: str, at: int) -> tuple[int, int]:
+    """Where the command starting at `at` ends: its line, and the start of the next command."""
+    limit = min(len(text), at + _MAX_COMMAND)
+    line = _LINE_END.search(text, at, limit)
+    line_end = line.start() if line else limit
+    after = _NEXT_COMMAND.search(text, at, line_end)
+    return line_end, after.start() if after else line_end
 
 
 def _starts_a_word(text: str, at: int) -> bool:
@@ -63,7 +70,10 @@ class ProgramRule:
         program = self.program.match(text, at)
         if not program or not _starts_a_word(text, at):
             return
-        for match in self.secret.finditer(text, program.end() - 1, _command_end(text, at)):
+        line_end, next_command = _command(text, at)
+        for match in self.secret.finditer(text, program.end() - 1, line_end):
+            if match.start() >= next_command:
+                break
             value = match.group("secret")
             if len(value) >= 3 and not is_placeholder(value):
                 yield Finding(match.start("secret"), match.end("secret"), self.kind)
@@ -80,7 +90,7 @@ def program_rules() -> list[ProgramRule]:
         _program(
             ("mysql", "mariadb"),
             r"(?:mysql|mariadb)(?:dump|admin|import|show|check|-dump|-admin)?",
-            r"[ \t]-p(?P<secret>[^\s'\"`|;&\\]+)",
+            r"[ \t]-p" + _VALUE,
         ),
         _program(("sshpass",), "sshpass", r"[ \t]-p[ \t]*" + _VALUE),
         _program(

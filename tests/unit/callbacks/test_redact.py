@@ -179,6 +179,8 @@ def test_the_corpus_plants_every_kind_the_redactor_promises() -> None:
         ),
         ("curl -u deploy:s3cret-pw https://ci", "curl -u deploy:[REDACTED:password] https://ci"),
         ("redis-cli -h cache -a s3cretpw ping", "redis-cli -h cache -a [REDACTED:password] ping"),
+        ('redis-cli -a "pa ss;w0rd" ping', 'redis-cli -a "[REDACTED:password]" ping'),
+        ("mysql -p'p@ss;w0rd' shop; ls -a", "mysql -p'[REDACTED:password]' shop; ls -a"),
         ('{"auth": "cm9ib3Q6aHVudGVyMg=="}', '{"auth": "[REDACTED:basic_auth]"}'),
         (
             "./deploy --api-key abc123xyz --env prod",
