@@ -18,7 +18,11 @@ from .rules import Finding, ShapeRule
 
 __all__ = ["ConnectionPasswordRule", "azure_rules"]
 
-_PASSWORD = re.compile(r"(?i:password|pwd)[ \t]*=[ \t]*(?P<secret>[^\s;\"'\\,(){}\[\]<>]+)")
+# A value runs to `;` or a space, or is quoted (`Password='a;b'`), its quote perhaps escaped.
+_PASSWORD = re.compile(
+    r"(?i:password|pwd)[ \t]*=[ \t]*(?P<quote>\\?['\"])?"
+    r"(?P<secret>(?(quote)[^'\"\n\\]+|[^\s;\"'\\,(){}\[\]<>]+))"
+)
 _OTHER_KEYS = re.compile(
     r"(?i:server|host|hostname|data source|user id|uid|user|username|database|dbname|"
     r"initial catalog|port|driver|dsn|sslmode)[ \t]*="

@@ -177,6 +177,10 @@ def test_the_corpus_plants_every_kind_the_redactor_promises() -> None:
             "Server=sql1;User Id=app;Password=CorrectHorse;Database=orders",
             "Server=sql1;User Id=app;Password=[REDACTED:password];Database=orders",
         ),
+        (
+            'Server=sql1;Password="p;ss w0rd";Encrypt=True',
+            'Server=sql1;Password="[REDACTED:password]";Encrypt=True',
+        ),
         ("curl -u deploy:s3cret-pw https://ci", "curl -u deploy:[REDACTED:password] https://ci"),
         ("redis-cli -h cache -a s3cretpw ping", "redis-cli -h cache -a [REDACTED:password] ping"),
         ('redis-cli -a "pa ss;w0rd" ping', 'redis-cli -a "[REDACTED:password]" ping'),
