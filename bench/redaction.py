@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/redaction.py
 
-Measures the callback's own patterns (callbacks/redact.py) and, when it can be imported,
+Measures the callback's own patterns (callbacks/redaction/) and, when it can be imported,
 detect-secrets (the LiteLLM image ships 1.5.0; `pip install litellm[proxy]` does not), used as
 LiteLLM's hide-secrets guardrail uses it: the text written to a file and `scan_file` run with
 the default plugins. To include it without touching the venv:
@@ -29,7 +29,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from callbacks.redact import Redactor  # noqa: E402
+from callbacks.redaction import Redactor  # noqa: E402
 from tests.unit.callbacks.corpus.documents import (  # noqa: E402
     PlantedDocument,
     ordinary_source_files,
@@ -38,6 +38,7 @@ from tests.unit.callbacks.corpus.documents import (  # noqa: E402
 )
 
 PROMPT_CHARS = 100_000
+DRAWS = 200
 NEW_TURN_CHARS = 5_000
 
 
@@ -143,6 +144,16 @@ def print_coverage(result: dict[str, tuple[int, int]]) -> None:
     print(f"    {'all':24} {total_removed:3}/{total_planted:<3}")
 
 
+def missed_over_draws(find: Callable[[str], str], draws: int) -> tuple[int, int]:
+    """(planted, missed) over `draws` fillings of the corpus with fresh random values."""
+    planted = removed = 0
+    for seed in range(draws):
+        for kind_planted, kind_removed in coverage(planted_documents(seed), find).values():
+            planted += kind_planted
+            removed += kind_removed
+    return planted, planted - removed
+
+
 def false_positives(files: list[Path], flags: Callable[[str], bool]) -> tuple[int, int]:
     flagged = sum(flags(path.read_text(encoding="utf-8", errors="replace")) for path in files)
     return flagged, len(files)
@@ -196,10 +207,12 @@ def main() -> None:
     documents = planted_documents()
     ours = Redactor(remember_chars=0)
 
-    print("our patterns (callbacks/redact.py)")
+    print("our patterns (callbacks/redaction/)")
     our_speed(files)
     print("  coverage: planted secrets removed, per kind (plain and JSON-encoded)")
     print_coverage(coverage(documents, ours.redact_text))
+    planted, missed = missed_over_draws(ours.redact_text, DRAWS)
+    print(f"  over {DRAWS} draws of fresh values: {missed} of {planted} planted secrets missed")
     flagged, total = false_positives(files, lambda text: bool(ours.redact(text).counts))
     print(
         f"  false positives: {flagged} of {total} standard library files "

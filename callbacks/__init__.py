@@ -8,7 +8,7 @@ which imports this directory as a package under a private name. The pieces, each
     extract.py      LiteLLM's hook arguments -> plain records of a request and an attempt
     recorder.py     the request path: choose input per mode, redact, map, spool, wake the worker
     sessions.py     session id derivation and the per-session input delta
-    redact.py       secrets -> placeholders naming their kind (redact_patterns.py: the kinds)
+    redaction/      secrets -> placeholders naming their kind (a package: one module per job)
     mapping.py      requests and attempts -> OTLP spans with Langfuse attributes
     otlp.py         OTLP/JSON encoding: attribute values, the export request envelope
     jsontext.py     JSON text by orjson, with a fallback for what orjson refuses

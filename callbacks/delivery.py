@@ -42,7 +42,7 @@ if __name__ == "__main__" and not __package__:
 from . import mapping
 from .exporter import LangfuseClient, RetryPolicy
 from .recorder import Recorder, decode_event
-from .redact import Redactor
+from .redaction import Redactor
 from .settings import CallbackSettings
 from .spool import Spool, owner_id
 from .worker import DeliveryWorker

@@ -9,8 +9,9 @@ span was written) is kept in a bounded map, so that LiteLLM reporting one failed
 through two hooks still yields one generation.
 
 Redaction happens before anything is spooled: message bodies, outputs and error messages
-all pass through the redactor; only metadata the kit itself chose (names, ids, counts)
-bypasses it.
+pass through the redactor, and then every other string a span exports (request fields such
+as the session, the user, the User-Agent and the `stop` list); only the figures the kit
+itself computed (usage, cost, redaction counts) bypass it.
 """
 
 from __future__ import annotations
@@ -219,10 +220,39 @@ class Recorder:
         return redacted.json_texts(request.messages[-1:])[0]
 
     def _store(self, fields: mapping.TraceFields, spans: list[dict[str, Any]]) -> AppendResult:
+        spans = [self._with_fields_redacted(s) for s in spans]
         rows = [SpanRow(fields.trace_id, s["spanId"], s) for s in spans]
         result = self._spool.append(rows)
         self._wake()
         return result
+
+    def _with_fields_redacted(self, span: dict[str, Any]) -> dict[str, Any]:
+        """The span with every string it exports passed through the redactor: its name and
+        every attribute (session, user, tags, User-Agent, model parameters such as `stop`,
+        what a future field adds), except the bodies and status, redacted on their own, and
+        the figures the kit computed itself. What is found here is not in the span's
+        `redacted` counts (they are written already)."""
+        attributes = span["attributes"]
+        todo = [i for i, pair in enumerate(attributes) if pair["key"] not in _ALREADY_CLEAN]
+        values, _ = self._redactor.redact([span["name"], *(attributes[i]["value"] for i in todo)])
+        name, *cleaned = values
+        redacted = list(attributes)
+        for i, value in zip(todo, cleaned, strict=True):
+            redacted[i] = {"key": attributes[i]["key"], "value": value}
+        return {**span, "name": name, "attributes": redacted}
+
+
+# Span attributes `_with_fields_redacted` leaves: bodies and status redacted already, and the
+# kit's own figures.
+_ALREADY_CLEAN = frozenset(
+    {
+        *mapping.BODY_ATTRIBUTES,
+        "langfuse.observation.status_message",
+        "langfuse.observation.usage_details",
+        "langfuse.observation.cost_details",
+        "langfuse.observation.metadata.redacted",
+    }
+)
 
 
 def _json_list(texts: Sequence[str]) -> str:

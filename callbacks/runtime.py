@@ -36,7 +36,7 @@ from pathlib import Path
 from . import delivery
 from .hook import LangfuseV4Logger
 from .recorder import Event, Recorder, encode_event
-from .redact import Redactor
+from .redaction import Redactor
 from .settings import CallbackSettings
 from .spool import Spool
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 import sqlite3
 import zlib
 from collections.abc import Iterator
@@ -20,7 +21,11 @@ import pytest
 from tests.fakes.bedrock.harness import running_bedrock
 from tests.fakes.langfuse.harness import running_langfuse
 from tests.integration.callback_stack import CallbackStack, open_callback_stack
-from tests.unit.callbacks.corpus.documents import PlantedDocument, planted_documents
+from tests.unit.callbacks.corpus.documents import (
+    PlantedDocument,
+    fake_secret,
+    planted_documents,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -91,3 +96,45 @@ def test_no_planted_secret_reaches_the_spool_or_langfuse(stack: CallbackStack) -
     assert [s for s in secrets if s in stored] == []
     # The secrets did travel, responses included: each reply echoes its document's lead secret.
     assert all(lead_secret(d) in reply for d, reply in zip(documents, replies, strict=True))
+
+
+def test_secrets_in_exported_request_fields_reach_neither_the_spool_nor_langfuse(
+    stack: CallbackStack,
+) -> None:
+    """The `stop` list, the body's `user`, the session header and the User-Agent are exported
+    (as model parameters, user, session and trace metadata): each passes the redactor too."""
+    rng = random.Random(12)
+    planted = {
+        "stop": fake_secret("anthropic_api_key", "", rng),
+        "user": fake_secret("github_token", "classic", rng),
+        "session header": fake_secret("huggingface_token", "", rng),
+        "user agent": fake_secret("npm_token", "", rng),
+    }
+    stack.langfuse.set_mode("error", status=503)
+    backlog = stack.health()["backlog_spans"]
+    call_id, _ = stack.chat(
+        MODEL,
+        [{"role": "user", "content": "Say hello."}],
+        stop=[planted["stop"]],
+        user=planted["user"],
+        extra_headers={"x-claude-code-session-id": planted["session header"]},
+        # The master key is no person, so the body's `user` becomes the trace's user.
+        client=stack.client(
+            user_agent=f"deploy-bot/1.0 {planted['user agent']}", api_key=stack.proxy.master_key
+        ),
+    )
+    stack.wait_for_backlog(backlog + 2)
+
+    spooled = spooled_text(stack.spool_dir)
+    assert [field for field, secret in planted.items() if secret in spooled] == []
+
+    stack.langfuse.set_mode("normal")
+    stack.wait_until_delivered()
+    root, generation = stack.trace(call_id)
+    stored = json.dumps(stack.langfuse.spans())
+    assert [field for field, secret in planted.items() if secret in stored] == []
+    # The fields were exported, with placeholders where the secrets were.
+    assert root["userId"] == "[REDACTED:github_token]"
+    assert root["sessionId"] == "[REDACTED:huggingface_token]"
+    assert "[REDACTED:anthropic_api_key]" in json.dumps(generation["modelParameters"])
+    assert "[REDACTED:npm_token]" in json.dumps(root["metadata"])

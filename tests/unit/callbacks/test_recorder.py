@@ -297,6 +297,20 @@ def test_bodies_and_errors_pass_through_the_redactor(make_recorder, spool, captu
     assert json.loads(generation["langfuse.observation.metadata.redacted"]) == {"test": 2}
 
 
+def test_every_exported_request_field_passes_through_the_redactor(
+    make_recorder, spool, captured
+) -> None:
+    kwargs = captured("retry_success")
+    payload, params = kwargs["standard_logging_object"], kwargs["litellm_params"]
+    payload["model_parameters"]["stop"] = ["SECRET"]
+    payload["end_user"] = "SECRET-user"
+    params["litellm_session_id"] = "SECRET-session"
+    params["metadata"]["user_agent"] = "deploy-bot/1.0 SECRET"
+    make_recorder().record_attempt(extract.attempt_from_logging(kwargs, None), final=True)
+
+    assert "SECRET" not in json.dumps(spooled(spool))
+
+
 def test_an_oversized_field_is_truncated_with_a_marker(recorder, spool, captured) -> None:
     kwargs = captured("retry_success")
     kwargs["standard_logging_object"]["messages"][0]["content"] = "x" * (

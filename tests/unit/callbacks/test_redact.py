@@ -12,13 +12,14 @@ from typing import Any
 import pydantic
 import pytest
 
-from callbacks.redact import (
+from callbacks.redaction import (
     ALLOW_VARIABLE,
     EXTRA_PATTERNS_VARIABLE,
     RedactionConfigError,
     Redactor,
-    TriggerScanner,
 )
+from callbacks.redaction.catalog import builtin_kinds
+from callbacks.redaction.triggers import TriggerScanner
 from tests.unit.callbacks.corpus.documents import (
     PlantedDocument,
     ordinary_source_files,
@@ -130,31 +131,27 @@ def test_counts_report_every_secret_of_a_conversation_by_kind(
     assert counts == expected
 
 
+@pytest.mark.parametrize("seed", range(20))
+def test_no_secret_survives_other_draws_of_random_values(redactor: Redactor, seed: int) -> None:
+    """Values are random: other draws put other characters next to names and delimiters."""
+    for document in planted_documents(seed):
+        plain = redactor.redact_text(document.text)
+        encoded = redactor.redact_text(json.dumps({"content": document.text}))
+
+        assert survivors(document, plain) == [], document.name
+        escaped = [
+            kind
+            for kind, value in document.secrets
+            for fragment in secret_fragments(value)
+            if json.dumps(fragment)[1:-1] in encoded
+        ]
+        assert escaped == [], document.name
+
+
 def test_the_corpus_plants_every_kind_the_redactor_promises() -> None:
     planted = {kind for document in DOCUMENTS for kind, _ in document.secrets}
 
-    assert planted >= {
-        "aws_access_key_id",
-        "aws_secret_access_key",
-        "aws_session_token",
-        "openai_api_key",
-        "anthropic_api_key",
-        "github_token",
-        "slack_token",
-        "slack_webhook_url",
-        "google_api_key",
-        "stripe_api_key",
-        "langfuse_secret_key",
-        "litellm_master_key",
-        "pem_private_key",
-        "jwt",
-        "url_password",
-        "password",
-        "secret",
-        "token",
-        "api_key",
-        "bearer_token",
-    }
+    assert builtin_kinds() - planted == set()
 
 
 @pytest.mark.parametrize(
@@ -176,6 +173,23 @@ def test_the_corpus_plants_every_kind_the_redactor_promises() -> None:
             "https://hooks.slack.com/services/[REDACTED:slack_webhook_url]",
         ),
         ("Authorization: Bearer abc123def456ghi", "Authorization: Bearer [REDACTED:bearer_token]"),
+        (
+            "Server=sql1;User Id=app;Password=CorrectHorse;Database=orders",
+            "Server=sql1;User Id=app;Password=[REDACTED:password];Database=orders",
+        ),
+        (
+            'Server=sql1;Password="p;ss w0rd";Encrypt=True',
+            'Server=sql1;Password="[REDACTED:password]";Encrypt=True',
+        ),
+        ("curl -u deploy:s3cret-pw https://ci", "curl -u deploy:[REDACTED:password] https://ci"),
+        ("redis-cli -h cache -a s3cretpw ping", "redis-cli -h cache -a [REDACTED:password] ping"),
+        ('redis-cli -a "pa ss;w0rd" ping', 'redis-cli -a "[REDACTED:password]" ping'),
+        ("mysql -p'p@ss;w0rd' shop; ls -a", "mysql -p'[REDACTED:password]' shop; ls -a"),
+        ('{"auth": "cm9ib3Q6aHVudGVyMg=="}', '{"auth": "[REDACTED:basic_auth]"}'),
+        (
+            "./deploy --api-key abc123xyz --env prod",
+            "./deploy --api-key [REDACTED:api_key] --env prod",
+        ),
     ],
 )
 def test_what_is_not_secret_stays_readable(redactor: Redactor, text: str, expected: str) -> None:
@@ -195,6 +209,13 @@ def test_what_is_not_secret_stays_readable(redactor: Redactor, text: str, expect
         "see task-management-dashboard-component-v2 for details",
         'headers = {"Authorization": f"Bearer {token}"}',
         "LANGFUSE_PUBLIC_KEY=pk-lf-1234567890abcdef",
+        "  --token TOKEN         the API token (default: $API_TOKEN)",
+        "use the --password option to set it",
+        '{"auth": "basic", "type": "oauth2"}',
+        "def login(self, user=None, password=None, usenetrc=True):",
+        "docker run -p 8080:80 -u 1000:1000 app",
+        "git push -u origin main && curl -u $USER:$PASS https://ci",
+        "the message key-value store; msg.SG.split()",
     ],
 )
 def test_code_and_prose_that_only_mention_secrets_are_kept(redactor: Redactor, text: str) -> None:

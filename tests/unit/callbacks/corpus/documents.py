@@ -148,10 +148,7 @@ _GENERATORS: dict[str, Callable[[random.Random, str], str]] = {
         }[variant]
         + _text(rng, ALNUM, 59 if variant == "fine_grained" else 36)
     ),
-    "slack_token": lambda rng, _: (
-        f"xoxb-{_text(rng, string.digits, 12)}-{_text(rng, string.digits, 13)}-"
-        + _text(rng, ALNUM, 24)
-    ),
+    "slack_token": lambda rng, variant: _slack(rng, variant),
     "slack_webhook_url": lambda rng, _: (
         f"T{_text(rng, UPPER_BASE32, 8)}/B{_text(rng, UPPER_BASE32, 10)}/{_text(rng, ALNUM, 24)}"
     ),
@@ -175,10 +172,87 @@ _GENERATORS: dict[str, Callable[[random.Random, str], str]] = {
             "api_key",
             "encryption_key",
             "authorization",
+            "access_key",
+            "private_key",
         )
     },
+    "azure_client_secret": lambda rng, _: (
+        _text(rng, ALNUM, 3) + rng.choice(string.digits) + "Q~" + _text(rng, ALNUM + "_~.-", 34)
+    ),
+    "azure_sas_signature": lambda rng, _: _text(rng, ALNUM, 40) + "%3D",
+    "basic_auth": lambda rng, _: base64.b64encode(f"robot:{_password(rng)}".encode()).decode(),
 }
 
 
+HEX = "0123456789abcdef"
+# Vendor tokens: (prefix, alphabet, length of what follows it).
+_PREFIXED = {
+    "sendgrid_api_key": ("SG.", URLSAFE, 66),
+    "huggingface_token": ("hf_", string.ascii_letters, 34),
+    "npm_token": ("npm_", ALNUM, 36),
+    "pypi_token": ("pypi-AgEIcHlwaS5vcmc", URLSAFE, 70),
+    "gitlab_token": ("glpat-", URLSAFE, 20),
+    "digitalocean_token": ("dop_v1_", HEX, 64),
+    "shopify_token": ("shpat_", HEX, 32),
+    "mailgun_api_key": ("key-", HEX, 32),
+    "postman_api_key": ("PMAK-", HEX, 24),
+    "linear_api_key": ("lin_api_", ALNUM, 40),
+    "grafana_token": ("glsa_", ALNUM, 32),
+    "sentry_token": ("sntrys_", ALNUM, 60),
+    "age_secret_key": ("AGE-SECRET-KEY-1", UPPER_BASE32, 58),
+    "databricks_token": ("dapi", HEX, 32),
+    "vault_token": ("hvs.", URLSAFE, 90),
+    "stripe_webhook_secret": ("whsec_", ALNUM, 32),
+    "google_oauth_token": ("ya29.", URLSAFE, 120),
+    "google_client_secret": ("GOCSPX-", URLSAFE, 28),
+    "groq_api_key": ("gsk_", ALNUM, 52),
+    "replicate_token": ("r8_", ALNUM, 37),
+    "perplexity_api_key": ("pplx-", ALNUM, 48),
+    "xai_api_key": ("xai-", ALNUM, 80),
+    "docker_hub_token": ("dckr_pat_", URLSAFE, 27),
+    "newrelic_key": ("NRAK-", UPPER_BASE32, 27),
+    "heroku_api_key": ("HRKU-", URLSAFE, 60),
+    "alibaba_access_key_id": ("LTAI", ALNUM, 20),
+    "onepassword_token": ("ops_eyJ", ALNUM, 250),
+    "twilio_sid": ("AC", HEX, 32),
+    "twilio_auth_token": ("", HEX, 32),
+    "telegram_bot_token": ("AA", URLSAFE, 33),
+    "discord_webhook_url": ("", URLSAFE, 68),
+    "azure_storage_account_key": ("", BASE64, 86),
+    "azure_shared_access_key": ("", BASE64, 43),
+}
+
+
+def _prefixed(kind: str, rng: random.Random) -> str:
+    prefix, alphabet, length = _PREFIXED[kind]
+    body = _text(rng, alphabet, length - 1) + rng.choice(string.digits)
+    if kind == "sendgrid_api_key":
+        body = body[:22] + "." + body[22:]
+    if kind == "postman_api_key":
+        body += "-" + _text(rng, HEX, 34)
+    if kind in ("azure_storage_account_key", "azure_shared_access_key"):
+        body += "=" * (2 if length % 4 == 2 else 1)
+    return prefix + body
+
+
+def _slack(rng: random.Random, variant: str) -> str:
+    if variant == "app":
+        return f"xapp-1-A{_text(rng, UPPER_BASE32, 10)}-{_text(rng, string.digits, 13)}-" + (
+            _text(rng, HEX, 64)
+        )
+    return f"xoxb-{_text(rng, string.digits, 12)}-{_text(rng, string.digits, 13)}-" + _text(
+        rng, ALNUM, 24
+    )
+
+
+_WORDS = ("correct", "horse", "battery", "staple", "orbit", "lantern", "meadow", "quartz")
+
+
 def fake_secret(kind: str, variant: str, rng: random.Random) -> str:
+    """A value of `kind`; variant `words` is letters only (a passphrase), which only the name
+    or the context it stands in can give away."""
+    if variant == "words":
+        return "".join(rng.choice(_WORDS).capitalize() for _ in range(3))
+    if kind in _PREFIXED:
+        return _prefixed(kind, rng)
     return _GENERATORS[kind](rng, variant)
