@@ -29,7 +29,11 @@ from tests.fakes.bedrock.harness import RunningBedrock
 from tests.fakes.langfuse.harness import LangfuseStandIn
 from tests.integration.proxy_harness import RunningProxy, start_proxy, write_keys_file
 
-CALLBACKS = ("callbacks.fallback_policy.fallback_policy", "callbacks.langfuse_v4.handler")
+CALLBACKS = (
+    "callbacks.fallback_policy.fallback_policy",
+    "callbacks.request_guard.request_guard",
+    "callbacks.langfuse_v4.handler",
+)
 DELIVERY_TIMEOUT_S = 120.0
 CLIENT_TIMEOUT_S = 60.0
 USER = "alice@example.com"
