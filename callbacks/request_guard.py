@@ -13,7 +13,7 @@ validates UTF-8 as it parses) settles the rest; only a body orjson refuses is de
 parsed by the standard library, as LiteLLM would, to tell a too-deep body from a merely
 invalid one (which LiteLLM answers with its own clear 400).
 
-LiteLLM loads this module by file path when it reads `litellm_settings.callbacks`; reading
+LiteLLM loads this module by file path when it reads `litellm_settings.callbacks`; creating
 `request_guard` installs the guard on the proxy's app, once per process. Standard library and
 what the LiteLLM image ships only: the module is loaded without its package.
 """
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -154,24 +155,14 @@ def install(app: Any) -> None:
 
 
 class RequestGuardInstaller(CustomLogger):
-    """A callback LiteLLM instantiates at start-up; it only installs the guard."""
+    """A callback LiteLLM instantiates at start-up; it only installs the guard, in the proxy
+    (a config check that loads the callbacks outside it has no app to guard)."""
 
     def __init__(self) -> None:
         super().__init__()
-        from litellm.proxy.proxy_server import app
-
-        install(app)
-
-
-_installer: RequestGuardInstaller | None = None
+        proxy_server = sys.modules.get("litellm.proxy.proxy_server")
+        if proxy_server is not None:
+            install(proxy_server.app)
 
 
-def __getattr__(name: str) -> object:
-    """`request_guard`, built when LiteLLM first reads it (importing the proxy's app is slow:
-    tests import this module without it)."""
-    global _installer
-    if name == "request_guard":
-        if _installer is None:
-            _installer = RequestGuardInstaller()
-        return _installer
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+request_guard = RequestGuardInstaller()
