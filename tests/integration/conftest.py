@@ -31,6 +31,7 @@ from tests.integration.proxy_harness import (
 # The kit's own callbacks minus the Langfuse exporter, plus the recorder these tests read.
 PROXY_CALLBACKS = (
     "callbacks.fallback_policy.fallback_policy",
+    "callbacks.request_guard.request_guard",
     "tests.integration.metadata_recorder.recorder",
 )
 RECORD_WAIT_S = 15.0

@@ -132,3 +132,15 @@ def test_a_guarded_proxy_still_serves_ordinary_requests_with_deep_tool_schemas(
     response = post(stack, body)
 
     assert response.status_code == 200, response.text
+
+
+def test_the_spool_the_proxy_writes_is_private_to_its_user(stack: CallbackStack) -> None:
+    post(stack, request_body("hello"))
+    stack.wait_until_delivered()
+
+    modes = {
+        entry.name: entry.stat().st_mode & 0o777
+        for entry in [stack.spool_dir, *stack.spool_dir.iterdir()]
+    }
+    assert "spool.db" in modes
+    assert modes == {name: 0o700 if name == "spool" else 0o600 for name in modes}
