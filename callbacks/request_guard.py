@@ -90,10 +90,11 @@ class RequestGuard:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope.get("type") != "http" or scope.get("method") not in _METHODS:
-            await self.app(scope, receive, send)
-            return
-        if not _is_json(scope):
+        if (
+            scope.get("type") != "http"
+            or scope.get("method") not in _METHODS
+            or not _is_json(scope)
+        ):
             await self.app(scope, receive, send)
             return
         received: list[Message] = []
