@@ -8,10 +8,12 @@ required parameter: 'messages'". Its body is parsed before any hook the kit conf
 the body of each JSON request, replays it unchanged when it is fine, and otherwise answers a
 400 that names the problem (in LiteLLM's error shape) and logs one line without content.
 
-A body is checked only as far as needed: ASCII with few brackets cannot fail; orjson (which
-validates UTF-8 as it parses) settles the rest; only a body orjson refuses is decoded and
-parsed by the standard library, as LiteLLM would, to tell a too-deep body from a merely
-invalid one (which LiteLLM answers with its own clear 400).
+A body nested more than MAX_NESTING levels deep gets a 400 too: LiteLLM serves it only up to
+about 1000 levels, and answers deeper ones with a 500 and a traceback. A body is checked only
+as far as needed: ASCII with few brackets cannot fail; orjson (which validates UTF-8 as it
+parses) settles the rest; only a body orjson refuses is decoded and parsed by the standard
+library, as LiteLLM would, to tell a too-deep body from a merely invalid one (which LiteLLM
+answers with its own clear 400).
 
 LiteLLM loads this module by file path when it reads `litellm_settings.callbacks`; creating
 `request_guard` installs the guard on the proxy's app, once per process. Standard library and
@@ -37,19 +39,22 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-# Fewer opening brackets than this cannot nest deep enough to trouble a JSON parser.
-SHALLOW_OPENERS = 256
+# Deeper bodies get a 400: LiteLLM parses up to 1024 levels, but fails with a 500 and a
+# traceback when it encodes a body nested about 1000 levels deep for Bedrock.
+MAX_NESTING = 512
 _MARKER = "_llmops_request_guard"
 _METHODS = frozenset({"POST", "PUT", "PATCH"})
+_TOO_DEEP = (
+    f"The request body is nested more than {MAX_NESTING} levels deep. Send it with less nesting."
+)
 
 
 def body_problem(body: bytes) -> str | None:
-    """Why LiteLLM could not parse `body` as JSON (the client's fix included), or None."""
+    """Why the proxy could not serve `body` as JSON (the client's fix included), or None."""
     openers = body.count(b"{") + body.count(b"[")
-    if openers >= SHALLOW_OPENERS:
+    if openers > MAX_NESTING:  # fewer cannot nest that deep
         try:
-            orjson.loads(body)
-            return None
+            return _TOO_DEEP if _nested_deeper(orjson.loads(body), MAX_NESTING) else None
         except orjson.JSONDecodeError:
             pass
     elif body.isascii():
@@ -61,18 +66,31 @@ def body_problem(body: bytes) -> str | None:
             f"The request body is not valid UTF-8 (invalid byte at offset {error.start}). "
             "Send the JSON body encoded as UTF-8."
         )
-    if openers < SHALLOW_OPENERS:
+    if openers <= MAX_NESTING:
         return None
     try:
-        json.loads(text)
+        return _TOO_DEEP if _nested_deeper(json.loads(text), MAX_NESTING) else None
     except RecursionError:
-        return (
-            "The request body is nested too deeply to parse as JSON (past the parser's "
-            "depth limit). Send it with less nesting."
-        )
+        return _TOO_DEEP
     except ValueError:
         return None  # invalid JSON: LiteLLM answers it with its own 400
-    return None
+
+
+def _nested_deeper(value: Any, limit: int) -> bool:
+    """Whether `value` holds containers nested more than `limit` deep (without recursion)."""
+    pending = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, dict):
+            children = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        pending.extend((child, depth + 1) for child in children)
+    return False
 
 
 def _is_json(scope: Scope) -> bool:

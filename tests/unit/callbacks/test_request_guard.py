@@ -8,11 +8,20 @@ import asyncio
 import json
 from typing import Any
 
-from callbacks.request_guard import RequestGuard, body_problem
+from callbacks.request_guard import MAX_NESTING, RequestGuard, body_problem
 
 
 def deep(depth: int) -> bytes:
-    return b'{"messages": ' + b"[" * depth + b"]" * depth + b"}"
+    """A body whose containers nest `depth` levels deep (the outer object included)."""
+    inner = depth - 1
+    return b'{"messages": ' + b"[" * inner + b"]" * inner + b"}"
+
+
+def nested(depth: int) -> Any:
+    value: Any = "bottom"
+    for _ in range(depth):
+        value = [value]
+    return value
 
 
 def test_ordinary_bodies_pass() -> None:
@@ -28,10 +37,20 @@ def test_invalid_utf8_names_the_offset() -> None:
     assert "not valid UTF-8 (invalid byte at offset 16)" in problem
 
 
-def test_nesting_past_the_parsers_limit_is_named() -> None:
-    problem = body_problem(deep(5000))
+def test_nesting_past_the_limit_is_named_whichever_parser_settles_it() -> None:
+    # 1010 levels: LiteLLM parses it, then answers 500; 5000: its parsers refuse it.
+    for depth in (MAX_NESTING + 1, 1010, 5000):
+        problem = body_problem(deep(depth))
 
-    assert problem is not None and "nested too deeply" in problem
+        assert problem is not None, depth
+        assert "nested more than 512 levels deep" in problem
+
+
+def test_nesting_up_to_the_limit_passes_however_many_brackets_there_are() -> None:
+    wide = json.dumps({"tools": [{"a": [{"b": []}]} for _ in range(1000)], "x": nested(500)})
+
+    assert body_problem(wide.encode()) is None
+    assert body_problem(deep(MAX_NESTING)) is None
 
 
 def test_invalid_json_is_left_to_litellm() -> None:
