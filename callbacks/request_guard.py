@@ -10,10 +10,10 @@ the body of each JSON request, replays it unchanged when it is fine, and otherwi
 
 A body nested more than MAX_NESTING levels deep gets a 400 too: LiteLLM serves it only up to
 about 1000 levels, and answers deeper ones with a 500 and a traceback. A body is checked only
-as far as needed: ASCII with few brackets cannot fail; orjson (which validates UTF-8 as it
-parses) settles the rest; only a body orjson refuses is decoded and parsed by the standard
-library, as LiteLLM would, to tell a too-deep body from a merely invalid one (which LiteLLM
-answers with its own clear 400).
+as far as needed: its brackets alone bound its nesting, and ASCII within that bound cannot
+fail; orjson (which validates UTF-8 as it parses) measures the rest; only a body orjson
+refuses is decoded and parsed by the standard library, as LiteLLM would, to tell a too-deep
+body from a merely invalid one (which LiteLLM answers with its own clear 400).
 
 LiteLLM loads this module by file path when it reads `litellm_settings.callbacks`; creating
 `request_guard` installs the guard on the proxy's app, once per process. Standard library and
@@ -44,6 +44,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 MAX_NESTING = 512
 _MARKER = "_llmops_request_guard"
 _METHODS = frozenset({"POST", "PUT", "PATCH"})
+_NOT_BRACKETS = bytes(c for c in range(256) if c not in b"[]{}")
 _TOO_DEEP = (
     f"The request body is nested more than {MAX_NESTING} levels deep. Send it with less nesting."
 )
@@ -51,14 +52,14 @@ _TOO_DEEP = (
 
 def body_problem(body: bytes) -> str | None:
     """Why the proxy could not serve `body` as JSON (the client's fix included), or None."""
-    openers = body.count(b"{") + body.count(b"[")
-    if openers > MAX_NESTING:  # fewer cannot nest that deep
+    shallow = _bracket_nesting(body) <= MAX_NESTING
+    if shallow and body.isascii():
+        return None
+    if not shallow:
         try:
             return _TOO_DEEP if _nested_deeper(orjson.loads(body), MAX_NESTING) else None
         except orjson.JSONDecodeError:
             pass
-    elif body.isascii():
-        return None
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -66,7 +67,7 @@ def body_problem(body: bytes) -> str | None:
             f"The request body is not valid UTF-8 (invalid byte at offset {error.start}). "
             "Send the JSON body encoded as UTF-8."
         )
-    if openers <= MAX_NESTING:
+    if shallow:
         return None
     try:
         return _TOO_DEEP if _nested_deeper(json.loads(text), MAX_NESTING) else None
@@ -74,6 +75,21 @@ def body_problem(body: bytes) -> str | None:
         return _TOO_DEEP
     except ValueError:
         return None  # invalid JSON: LiteLLM answers it with its own 400
+
+
+def _bracket_nesting(body: bytes) -> int:
+    """At least how deep the brackets of `body` nest (those in strings included), at C speed.
+    Each round takes out the innermost pairs, up to two levels where `[]` and `{}` alternate:
+    twice the rounds bounds the depth; brackets left unpaired count one level each. Only a
+    body past MAX_NESTING by this count is parsed to measure it exactly."""
+    brackets = body.translate(None, _NOT_BRACKETS)
+    rounds = 0
+    while brackets and 2 * rounds <= MAX_NESTING:
+        inner = brackets.replace(b"[]", b"").replace(b"{}", b"")
+        if len(inner) == len(brackets):
+            return 2 * rounds + len(brackets)
+        brackets, rounds = inner, rounds + 1
+    return 2 * rounds
 
 
 def _nested_deeper(value: Any, limit: int) -> bool:
