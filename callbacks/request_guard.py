@@ -1,4 +1,4 @@
-"""Answer 400 to a JSON body LiteLLM cannot parse, before LiteLLM reads it.
+"""Answer 400 to a JSON body LiteLLM cannot serve, before LiteLLM reads it.
 
 LiteLLM 1.106.2 (`proxy/common_utils/http_parsing_utils.read_request_body`) turns a body that
 is not valid UTF-8, or is nested past what its JSON parsers take, into `{}` after logging a
