@@ -22,8 +22,8 @@ which imports this directory as a package under a private name. The pieces, each
     settings.py     the environment variables it reads
     health.py       backlog, ages and counters for `status` and `doctor` (also a script)
 
-auth.py, fallback_policy.py and proxy_entrypoint.py live here too, for the same reason (the
-proxy loads them beside its config), but stand alone. Only the standard library and what the
-LiteLLM image ships are imported (orjson, and pydantic-core's Rust regex engine for the
-redaction screen): nothing from llmops_kit, and not the Langfuse SDK.
+auth.py, fallback_policy.py, request_guard.py and proxy_entrypoint.py live here too, for the
+same reason (the proxy loads them beside its config), but stand alone. Only the standard
+library and what the LiteLLM image ships are imported (orjson, and pydantic-core's Rust regex
+engine for the redaction screen): nothing from llmops_kit, and not the Langfuse SDK.
 """

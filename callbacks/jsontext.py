@@ -4,7 +4,11 @@ orjson encodes the large values a request carries (a 100 KB prompt, its span) ab
 times faster than the standard library; `bench/callback_cpu.py` measures the callback
 with it. Where orjson refuses a value (an integer beyond 64 bits, a lone surrogate, a key
 that is not a plain scalar, nesting past its limit), the standard library encodes it
-instead, escaping to ASCII so the text is always valid UTF-8.
+instead, escaping to ASCII so the text is always valid UTF-8. It first turns the value
+into plain JSON data: dataclasses become objects of their fields (as orjson writes them, so
+an event still decodes), and whatever is nested deeper than MAX_DEPTH is replaced by
+TRUNCATED, so that a request nested hundreds of levels deep is still traced (truncated, and
+saying so) rather than lost, and the text decodes and encodes again by orjson.
 
     encode(value)         compact JSON bytes; never fails: unknown objects become str()
     encode_sorted(value)  the same with sorted keys, for digests that must not depend on
@@ -19,10 +23,18 @@ NaN and infinities become null (JSON has no such numbers).
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
+
+# orjson refuses values nested 255 levels deep; the margin leaves room for the envelopes the
+# value is put in later (an event, a span) without being refused again.
+MAX_DEPTH = 200
+TRUNCATED = f"[truncated: nested deeper than {MAX_DEPTH} levels]"
 
 _NON_STR_KEYS = orjson.OPT_NON_STR_KEYS
 _PLAIN_ONLY = (
@@ -39,14 +51,14 @@ def encode(value: Any) -> bytes:
     try:
         return orjson.dumps(value, default=str, option=_NON_STR_KEYS)
     except TypeError:
-        return _FALLBACK.encode(value).encode("ascii")
+        return _FALLBACK.encode(plain(value)).encode("ascii")
 
 
 def encode_sorted(value: Any) -> bytes:
     try:
         return orjson.dumps(value, default=str, option=_NON_STR_KEYS | orjson.OPT_SORT_KEYS)
     except TypeError:
-        return _FALLBACK_SORTED.encode(value).encode("ascii")
+        return _FALLBACK_SORTED.encode(plain(value)).encode("ascii")
 
 
 def encode_plain(value: Any) -> bytes | None:
@@ -56,6 +68,31 @@ def encode_plain(value: Any) -> bytes | None:
         return None
 
 
+def plain(value: Any, depth: int = MAX_DEPTH) -> Any:
+    """`value` as the standard library can encode it the way orjson would: dataclasses as
+    objects of their fields, tuples as lists, NaN as null, keys as scalars; containers
+    deeper than `depth` become TRUNCATED."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        value = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+    if isinstance(value, Mapping):
+        if depth <= 0:
+            return TRUNCATED
+        return {_key(k): plain(v, depth - 1) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        if depth <= 0:
+            return TRUNCATED
+        return [plain(item, depth - 1) for item in value]
+    return str(value)
+
+
+def _key(key: Any) -> str | int | float | bool | None:
+    return key if isinstance(key, str | int | float | bool) or key is None else str(key)
+
+
 def dumps(value: Any) -> str:
     return encode(value).decode("utf-8")
 
@@ -63,5 +100,5 @@ def dumps(value: Any) -> str:
 def decode(data: bytes) -> Any:
     try:
         return orjson.loads(data)
-    except orjson.JSONDecodeError:  # NaN from the standard library's encoder
+    except orjson.JSONDecodeError:  # a lone surrogate, escaped by the standard library
         return json.loads(data)

@@ -18,6 +18,8 @@ Size cap, measured in stored bytes: a span that would push the spool over
 counted as `dropped_bodies`); if even that does not fit it is not stored (`dropped_spans`).
 What is already spooled is never evicted: the oldest data is the data closest to delivery.
 
+Privacy: the directory is 0700 and its files 0600 (`make_private`), whatever the umask.
+
 Durability: WAL. A span appended by the proxy survives SIGKILL, a crash or a restart of the
 proxy at once (the commit is in the operating system's hands), and power loss once it is
 fsynced: the delivery process does that on every round (`flush`), which it starts when the
@@ -30,6 +32,8 @@ the database; the delivery process's connections do both (`synchronous=FULL`).
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import socket
 import sqlite3
@@ -44,6 +48,8 @@ from typing import Any
 
 from .health import IN_DOUBT, SPOOL_FILE_NAME, read_health
 from .jsontext import decode, encode
+
+log = logging.getLogger("llmops.callback")
 
 READY = "ready"
 COMPRESS_AFTER_SECONDS = 5.0
@@ -125,6 +131,28 @@ def _owner_is_gone(owner: str, me: str) -> bool:
     return False
 
 
+def make_private(directory: Path, database: Path) -> None:
+    """Only the proxy's user may read the spool (it holds every developer's prompts): the
+    directory 0700 and its files 0600, tightening what an earlier version left open. SQLite
+    gives its -wal and -shm files the mode of the database file, which is therefore created
+    0600 before SQLite opens it, whatever the umask."""
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.close(os.open(database, os.O_RDWR | os.O_CREAT, 0o600))
+    try:
+        os.chmod(directory, 0o700)
+        for entry in directory.iterdir():
+            # Another process's SQLite may remove its -wal or -shm file meanwhile.
+            with contextlib.suppress(FileNotFoundError):
+                if entry.is_file() and not entry.is_symlink():
+                    os.chmod(entry, 0o600)
+    except PermissionError:  # files of another user: still usable, but say so
+        log.warning(
+            "llmops callback: cannot make the spool %s private to this user (not its owner); "
+            "make it 0700 with files 0600 (chown it to the proxy's user)",
+            directory,
+        )
+
+
 class Spool:
     """The spool file in `directory`; safe to use from several threads and processes."""
 
@@ -138,9 +166,9 @@ class Spool:
         deferred_sync: bool = False,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        directory.mkdir(parents=True, exist_ok=True)
         self._deferred_sync = deferred_sync
         self.path = directory / SPOOL_FILE_NAME
+        make_private(directory, self.path)
         self.max_bytes = max_bytes
         self.settle_seconds = settle_seconds
         self._shrink = shrink

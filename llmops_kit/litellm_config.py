@@ -27,6 +27,7 @@ import yaml
 
 from .errors import ConfigError
 from .settings import REPO_ROOT
+from .textfiles import read_text_file
 
 CALLBACKS_DIR = REPO_ROOT / "callbacks"
 CONVERSE_ROUTE = "bedrock/converse/"
@@ -137,12 +138,7 @@ def cost_map() -> Mapping[str, Any]:
 
 def load_rendered(path: Path, settings: Mapping[str, str]) -> dict[str, Any]:
     """The config as the proxy will read it: `${NAME}` replaced from the settings, parsed."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise ConfigError(
-            f"cannot read {path}: {error.strerror}", fix="Pass the path of litellm_config.yml."
-        ) from None
+    text = read_text_file(path, fix="Pass the path of litellm_config.yml.")
     entrypoint = callbacks_module("proxy_entrypoint")
     try:
         rendered = entrypoint.render(text, settings)

@@ -23,6 +23,7 @@ from .compose import (
     PortBinding,
     published_ports,
 )
+from .config_load_check import check_config_loads
 from .errors import ComposeError, ConfigError, KitError
 from .litellm_config import ValidatedConfig, validate_config
 from .settings import Settings
@@ -236,7 +237,9 @@ def check_litellm_config(
     config: Path, settings: Settings
 ) -> tuple[ValidatedConfig | None, Problem | None]:
     try:
-        return validate_config(config, settings), None
+        validated = validate_config(config, settings)
+        check_config_loads(config, settings)
+        return validated, None
     except ConfigError as error:
         return None, Problem("config", error.message, error.fix or f"Correct {config}.")
 

@@ -7,6 +7,7 @@ interpolation; a test checks that what `docker compose config` resolves equals w
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import secrets
@@ -16,7 +17,11 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dotenv.parser import parse_stream
+from dotenv.variables import parse_variables
+
 from .errors import ConfigError
+from .textfiles import read_text_file
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ENV_FILE_NAME = ".env"
@@ -375,36 +380,41 @@ VARIABLES: tuple[Variable, ...] = (
 
 BY_NAME: dict[str, Variable] = {v.name: v for v in VARIABLES}
 
-_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_SINGLE_QUOTED = re.compile(r"\s*(?:export\s+)?[^=]*=\s*'")
+_NOT_A_SETTING_FIX = "Write it as NAME=value, or start the line with # to comment it out."
 
 
 def parse_env_text(text: str) -> dict[str, str]:
-    """Parse `.env` text as compose does for simple files: KEY=VALUE, # comments, quotes."""
+    """Parse `.env` text as compose does: python-dotenv's parser (quotes, escapes, `export`,
+    comments, a byte order mark), then `${NAME}` substituted from the values above it and
+    the environment, except in single quotes. A line that is not NAME=value is an error
+    naming its line number, never its content: it may be a secret pasted alone."""
     values: dict[str, str] = {}
-    for lineno, raw in enumerate(text.splitlines(), start=1):
-        if not raw.strip() or raw.lstrip().startswith("#"):
-            continue
-        match = _LINE.match(raw)
-        if match is None:
+    for binding in parse_stream(io.StringIO(text.removeprefix("\ufeff"))):
+        if binding.error or (
+            binding.key is not None and (binding.value is None or not _NAME.fullmatch(binding.key))
+        ):
             raise ConfigError(
-                f".env line {lineno} is not KEY=VALUE: {raw.split('=')[0][:40]!r}",
-                fix="Write it as NAME=value, or start the line with # to comment it out.",
+                f".env line {binding.original.line} is not KEY=VALUE", fix=_NOT_A_SETTING_FIX
             )
-        key, value = match.groups()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
-        elif " #" in value:
-            value = value.split(" #", 1)[0].rstrip()
-        values[key] = value
+        if binding.key is None or binding.value is None:
+            continue  # a comment or a blank line
+        literal = _SINGLE_QUOTED.match(binding.original.string) is not None
+        known = {**os.environ, **values}
+        values[binding.key] = (
+            binding.value
+            if literal
+            else "".join(atom.resolve(known) for atom in parse_variables(binding.value))
+        )
     return values
 
 
 def read_env_file(path: Path) -> dict[str, str]:
     """The values in `path`, or an empty dict when it does not exist."""
-    try:
-        return parse_env_text(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    if not os.path.lexists(path):
         return {}
+    return parse_env_text(read_text_file(path, fix="`python manage_langfuse.py init` writes one."))
 
 
 def render_env(values: Mapping[str, str], *, example: bool = False) -> str:

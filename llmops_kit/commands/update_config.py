@@ -1,8 +1,10 @@
 """`update-config`: validate litellm_config.yml, then recreate only the proxy and wait for it.
 
-An invalid config stops here with its cause: no container is touched, so the running proxy
-keeps serving with the config it has. Only a running proxy is recreated: `--no-deps` would
-otherwise start it without the database it needs.
+An invalid config stops here with its cause, and so does one the proxy could not load (a
+typo in a callback, `custom_auth` or an `os.environ/` reference: config_load_check.py): no
+container is touched, so the running proxy keeps serving with the config it has. Only a
+running proxy is recreated: `--no-deps` would otherwise start it without the database it
+needs.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from pathlib import Path
 
 from .. import console, health
 from ..compose import PROXY_SERVICE, proxy_config_file, service_state
+from ..config_load_check import check_config_loads
 from ..litellm_config import validate_config
 from . import open_project, reports_errors, shown_path
 
@@ -20,6 +23,7 @@ def run(env_file: Path, *, timeout: float) -> int:
     project = open_project(env_file)
     config = proxy_config_file(project.settings)
     validated = validate_config(config, project.settings)
+    check_config_loads(config, project.settings)
     for warning in validated.warnings:
         console.warn(warning)
     state, ready = service_state(PROXY_SERVICE, project.ps())

@@ -203,7 +203,7 @@ def _quoted_names(path: Path) -> list[tuple[str, bool]]:
     """(name, balanced) for each quoted value in the file."""
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError:
+    except (OSError, UnicodeDecodeError):  # env.file reports why it cannot be read
         return []
     found = []
     for line in lines:

@@ -31,6 +31,7 @@ from tests.integration.proxy_harness import (
 # The kit's own callbacks minus the Langfuse exporter, plus the recorder these tests read.
 PROXY_CALLBACKS = (
     "callbacks.fallback_policy.fallback_policy",
+    "callbacks.request_guard.request_guard",
     "callbacks.beta_flags.beta_filter",
     "callbacks.count_tokens_guard.count_tokens_guard",
     "callbacks.anthropic_stream.stream_mender",

@@ -13,7 +13,7 @@ from llmops_kit import settings
 from tests.unit.cli_harness import Kit, make_kit
 
 BROKEN_LINE_ERROR = [
-    "Error: .env line 2 is not KEY=VALUE: 'this line is broken'",
+    "Error: .env line 2 is not KEY=VALUE",
     "  fix: Write it as NAME=value, or start the line with # to comment it out.",
 ]
 

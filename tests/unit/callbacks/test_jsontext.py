@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
-from callbacks.jsontext import decode, encode, encode_plain, encode_sorted
+from callbacks.jsontext import MAX_DEPTH, TRUNCATED, decode, encode, encode_plain, encode_sorted
 
 
 def test_values_orjson_refuses_are_still_encoded_as_valid_json() -> None:
@@ -40,3 +41,55 @@ def test_only_plain_json_data_has_a_plain_encoding() -> None:
     assert encode_plain({"role": "user", "content": ["a", 1, 2.5, None, True]}) is not None
     assert encode_plain({"content": Text("subclass")}) is None
     assert encode_plain({1: "non-string key"}) is None
+
+
+def nested(depth: int, inner: object = "bottom") -> object:
+    value = inner
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+def depth_of(value: object) -> int:
+    depth = 0
+    while isinstance(value, list):
+        value, depth = value[0], depth + 1
+    return depth
+
+
+@dataclass(frozen=True)
+class Message:
+    role: str
+    content: object
+
+
+def test_a_dataclass_orjson_refuses_is_still_encoded_as_its_fields() -> None:
+    message = Message("user", ["half a pair \ud800", 2**70])
+
+    assert decode(encode({"Event": message})) == {
+        "Event": {"role": "user", "content": ["half a pair \ud800", 2**70]}
+    }
+
+
+def test_nesting_past_orjsons_limit_is_truncated_and_says_so() -> None:
+    message = Message("user", nested(5_000))
+
+    decoded = decode(encode({"Event": message}))
+
+    content = decoded["Event"]["content"]
+    assert depth_of(content) == MAX_DEPTH - 2
+    truncated = content
+    while isinstance(truncated, list):
+        truncated = truncated[0]
+    assert truncated == TRUNCATED == "[truncated: nested deeper than 200 levels]"
+    assert encode_plain(decoded) is not None  # orjson takes the decoded value again
+
+
+def test_nesting_orjson_takes_is_kept_whole() -> None:
+    value = nested(250)
+
+    assert decode(encode(value)) == value
+
+
+def test_not_a_number_becomes_null_in_the_fallback_too() -> None:
+    assert decode(encode([float("nan"), 2**70])) == [None, 2**70]

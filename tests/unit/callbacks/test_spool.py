@@ -271,3 +271,36 @@ def test_flush_syncs_the_write_ahead_log_holding_the_proxys_appends(
     proxy_side.append([span_row(1)])
     proxy_side.flush()
     assert synced == [f"{proxy_side.path}-wal"]
+
+
+def _modes(directory: Path) -> dict[str, int]:
+    return {entry.name: entry.stat().st_mode & 0o777 for entry in [directory, *directory.iterdir()]}
+
+
+def test_the_spool_is_private_to_the_proxys_user_whatever_the_umask(tmp_path: Path) -> None:
+    previous = os.umask(0o022)  # the usual umask: 0755 directories, 0644 files
+    try:
+        spool = Spool(tmp_path / "spool", max_bytes=10**9, shrink=dict, settle_seconds=60)
+        spool.append([span_row(1)])
+    finally:
+        os.umask(previous)
+
+    modes = _modes(tmp_path / "spool")
+    assert {"spool", "spool.db", "spool.db-wal", "spool.db-shm"} <= modes.keys()
+    assert modes == {name: 0o700 if name == "spool" else 0o600 for name in modes}
+
+
+def test_a_spool_left_readable_by_an_earlier_version_is_tightened_when_opened(
+    tmp_path: Path,
+) -> None:
+    directory = tmp_path / "spool"
+    first = Spool(directory, max_bytes=10**9, shrink=dict, settle_seconds=60)
+    first.append([span_row(1)])
+    os.chmod(directory, 0o755)
+    for entry in directory.iterdir():
+        os.chmod(entry, 0o644)
+
+    Spool(directory, max_bytes=10**9, shrink=dict, settle_seconds=60)
+
+    modes = _modes(directory)
+    assert modes == {name: 0o700 if name == "spool" else 0o600 for name in modes}
