@@ -92,6 +92,7 @@ class ValidatedConfig:
     fallbacks: Mapping[str, tuple[str, ...]]
     developer_keys: int
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    aliases: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def model_groups(self) -> tuple[str, ...]:
@@ -234,6 +235,33 @@ def _check_fallback_targets(
                             "model group",
                             fix=f"Use one of {', '.join(sorted(groups))}, or add that group.",
                         )
+
+
+def _aliases(router_settings: Mapping[str, Any], groups: set[str], path: Path) -> dict[str, str]:
+    """`model_group_alias` as name -> group; LiteLLM accepts an alias to nothing and lets the
+    first request fail, and an alias named like a group silently takes its requests."""
+    aliases = router_settings.get("model_group_alias") or {}
+    if not isinstance(aliases, Mapping):
+        raise ConfigError(
+            f"{path}: router_settings.model_group_alias is not a mapping",
+            fix="Write each alias as `name: {model: group, hidden: true}`.",
+        )
+    resolved = {}
+    for alias, target in aliases.items():
+        group = target.get("model") if isinstance(target, Mapping) else target
+        if group not in groups:
+            raise ConfigError(
+                f"{path}: router_settings.model_group_alias sends {alias!r} to {group!r}, "
+                "which is not a model group",
+                fix=f"Use one of {', '.join(sorted(groups))}.",
+            )
+        if alias in groups:
+            raise ConfigError(
+                f"{path}: router_settings.model_group_alias {alias!r} is also a model group",
+                fix=f"Rename the alias or the group {alias!r}.",
+            )
+        resolved[str(alias)] = str(group)
+    return resolved
 
 
 def _fitting_prefixes(base_id: str, region: str, prices: Mapping[str, Any]) -> list[str]:
@@ -391,6 +419,7 @@ def validate_config(path: Path, settings: Mapping[str, str]) -> ValidatedConfig:
     router_settings = document.get("router_settings") or {}
     groups = [d["model_name"] for d in deployments]
     _check_fallback_targets(router_settings, set(groups), path)
+    aliases = _aliases(router_settings, set(groups), path)
     _check_callback_files(document, path)
     prices = cost_map()
     _load_with_litellm(document, deployments, path)
@@ -407,4 +436,5 @@ def validate_config(path: Path, settings: Mapping[str, str]) -> ValidatedConfig:
         fallbacks=fallbacks,
         developer_keys=count_developer_keys(settings),
         warnings=tuple(_deprecation_warnings(list(routes.values()), prices)),
+        aliases=aliases,
     )
