@@ -75,25 +75,23 @@ def run_list(env_file: Path, config: Path | None, *, offline: bool) -> int:
     aliases: dict[str, list[str]] = {}
     for alias, group in validated.aliases.items():
         aliases.setdefault(group, []).append(alias)
-    rows = []
+    console.info(f"Model groups in {shown_path(path)}:")
     for route in validated.routes:
         known = price(route.model_id, prices)
         names = ", ".join(aliases.get(route.group, []))
-        rows.append(
+        fields = (
+            ("Bedrock id", route.model_id),
+            ("price", f"{known} per million input / output tokens" if known else "unpriced"),
             (
-                route.group + (f" ({names})" if names else ""),
-                route.model_id,
-                str(known) if known else "unpriced",
-                f"{route.max_input_tokens:,} / {route.max_output_tokens:,}",
-                " -> ".join(validated.fallbacks.get(route.group, ())) or "-",
-                _usable_text(_availability(account, route.model_id)),
-            )
+                "context",
+                f"{route.max_input_tokens:,} input / {route.max_output_tokens:,} output tokens",
+            ),
+            ("fallbacks", " -> ".join(validated.fallbacks.get(route.group, ())) or "none"),
+            ("account", _usable_text(_availability(account, route.model_id))),
         )
-    console.table(
-        f"Model groups in {shown_path(path)} (price: $ per million input / output tokens)",
-        ("group (aliases)", "Bedrock id", "price", "context / output", "fallbacks", "account"),
-        rows,
-    )
+        lines = [route.group + (f" (also: {names})" if names else "")]
+        lines += [f"  {label:<12}{value}" for label, value in fields]
+        console.out.print("\n".join(lines), markup=False)
     return console.EXIT_OK
 
 

@@ -7,8 +7,9 @@ moto 5.2.1's server does not implement ListInferenceProfiles or
 GetFoundationModelAvailability, so they are answered here over rest-json exactly where
 botocore's `bedrock` service model puts them: `GET /inference-profiles` (query `type`,
 `maxResults`, `nextToken`; pages of PAGE_SIZE) and `GET /foundation-model-availability/{id}`.
-Every answer is checked against the model's output shape before it is sent, so the fake
-cannot drift from what botocore parses; unsigned requests get AWS's 403.
+Every answer is checked against the model's output shape (types and enums) before it is
+sent, and one that breaks it becomes a 500, so the fake cannot drift from what botocore
+parses; unsigned requests get AWS's 403.
 """
 
 from __future__ import annotations
@@ -71,11 +72,32 @@ def usable(**change: Any) -> dict[str, Any]:
     return answer
 
 
+class ModelBreach(AssertionError):
+    """An answer the fake was about to send does not fit botocore's `bedrock` model."""
+
+
+def _enum_breaches(value: Any, shape: Any, where: str) -> list[str]:
+    """ParamValidator checks types, not enums: the values botocore's model allows."""
+    if shape.type_name == "structure" and isinstance(value, dict):
+        return [
+            breach
+            for name, member in shape.members.items()
+            if name in value
+            for breach in _enum_breaches(value[name], member, f"{where}.{name}")
+        ]
+    if shape.type_name == "list" and isinstance(value, list):
+        return [b for i, v in enumerate(value) for b in _enum_breaches(v, shape.member, where)]
+    if shape.type_name == "string" and shape.enum and value not in shape.enum:
+        return [f"{where}={value!r} is not one of {shape.enum}"]
+    return []
+
+
 def _checked(operation: str, body: dict[str, Any]) -> bytes:
     shape = SERVICE_MODEL.operation_model(operation).output_shape
     report = ParamValidator().validate(body, shape)
-    if report.has_errors():
-        raise AssertionError(f"fake {operation} answer breaks botocore's model: {report}")
+    breaches = _enum_breaches(body, shape, operation)
+    if report.has_errors() or breaches:
+        raise ModelBreach(f"{report.generate_report()} {'; '.join(breaches)}".strip())
     return json.dumps(body).encode()
 
 
@@ -100,6 +122,12 @@ def running_bedrock_control(account: BedrockAccount) -> Iterator[str]:
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
+            try:
+                self._answer()
+            except ModelBreach as breach:  # a test set up an answer AWS could not send
+                self._error(500, "InternalServerException", f"fake: {breach}")
+
+        def _answer(self) -> None:
             url = urlsplit(self.path)
             query = {k: v[-1] for k, v in parse_qs(url.query).items()}
             if not self.headers.get("Authorization", "").startswith("AWS4-HMAC-SHA256"):
