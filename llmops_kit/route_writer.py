@@ -82,27 +82,31 @@ def add_route(
         block = ["", *block[:-1]]
     lines[at:at] = block
     if fallbacks:
-        fallback_line = _nested_key(lines, "fallbacks")
-        if fallback_line is None:
-            raise ConfigError(
-                "litellm_config.yml has no router_settings.fallbacks",
-                fix="Restore it from the repository's file.",
-            )
-        lines.insert(fallback_line + 1, f"    - {model.group}: [{', '.join(fallbacks)}]")
-    if newest_of_tier:
-        _point_tier_alias(lines, model)
+        _set_entry(lines, "fallbacks", f"- {model.group}:", f"[{', '.join(fallbacks)}]")
+    # The tier name follows its newest group, with the same chain (LiteLLM looks chains up
+    # by the name asked for).
+    if newest_of_tier and _nested_key(lines, "model_group_alias") is not None:
+        _set_entry(
+            lines, "model_group_alias", f"{model.tier}:", f"{{model: {model.group}, hidden: true}}"
+        )
+        if fallbacks:
+            _set_entry(lines, "fallbacks", f"- {model.tier}:", f"[{', '.join(fallbacks)}]")
     return "\n".join(lines) + "\n"
 
 
-def _point_tier_alias(lines: list[str], model: ClaudeModel) -> None:
-    alias_line = _nested_key(lines, "model_group_alias")
-    if alias_line is None:
-        return
-    entry = f"    {model.tier}: {{model: {model.group}, hidden: true}}"
-    for number in range(alias_line + 1, len(lines)):
+def _set_entry(lines: list[str], section: str, key: str, value: str) -> None:
+    """Replace the `key value` line of a router_settings section, or add it first."""
+    start = _nested_key(lines, section)
+    if start is None:
+        raise ConfigError(
+            f"litellm_config.yml has no router_settings.{section}",
+            fix="Restore it from the repository's file.",
+        )
+    entry = f"    {key} {value}"
+    for number in range(start + 1, len(lines)):
         if not lines[number].startswith("    "):
             break
-        if lines[number].lstrip().startswith(f"{model.tier}:"):
+        if lines[number].lstrip().startswith(f"{key} "):
             lines[number] = entry
             return
-    lines.insert(alias_line + 1, entry)
+    lines.insert(start + 1, entry)

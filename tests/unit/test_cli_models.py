@@ -44,6 +44,7 @@ router_settings:
   # Fallbacks, kept as they are.
   fallbacks:
     - claude-opus-4-8: [claude-sonnet-4-6]
+    - opus: [claude-sonnet-4-6]
   max_fallbacks: 1
   model_group_alias:
     opus: {model: claude-opus-4-8, hidden: true}
@@ -151,9 +152,11 @@ def test_add_writes_the_route_its_fallbacks_and_tier_name_and_keeps_comments(
     first = document["model_list"][0]
     assert first["model_name"] == "claude-opus-5-5"
     assert first["model_info"]["max_input_tokens"] == 1_000_000
-    assert document["router_settings"]["fallbacks"][0] == {
-        "claude-opus-5-5": ["claude-opus-4-8", "claude-sonnet-4-6"]
-    }
+    assert document["router_settings"]["fallbacks"] == [
+        {"claude-opus-5-5": ["claude-opus-4-8", "claude-sonnet-4-6"]},
+        {"claude-opus-4-8": ["claude-sonnet-4-6"]},
+        {"opus": ["claude-opus-4-8", "claude-sonnet-4-6"]},
+    ]
     assert document["router_settings"]["model_group_alias"]["opus"]["model"] == "claude-opus-5-5"
     validated = validate_config(config, kit.settings())
     assert validated.aliases["opus"] == "claude-opus-5-5"

@@ -68,10 +68,10 @@ def test_every_fallback_target_is_a_model_group_litellm_loaded(router: Any) -> N
     groups = set(router.get_model_names())
     chains = [*router.fallbacks, *router.context_window_fallbacks]
 
-    named = {
-        name for chain in chains for source, targets in chain.items() for name in (source, *targets)
-    }
-    assert named <= groups
+    targets = {name for chain in chains for names in chain.values() for name in names}
+    sources = {source for chain in chains for source in chain}
+    assert targets <= groups
+    assert sources <= groups | set(router.model_group_alias)
 
 
 def test_every_route_litellm_loaded_is_priced_by_its_cost_map(router: Any) -> None:
@@ -314,3 +314,15 @@ def test_alias_named_like_a_group_is_rejected(tmp_path: Path) -> None:
 
     with pytest.raises(ConfigError, match="'claude-opus-4-8' is also a model group"):
         validate_config(_variant(tmp_path, shadow), _settings())
+
+
+def test_alias_whose_chain_differs_from_its_groups_is_rejected(tmp_path: Path) -> None:
+    def drop_alias_chain(document: dict[str, Any]) -> None:
+        chains = document["router_settings"]["fallbacks"]
+        document["router_settings"]["fallbacks"] = [c for c in chains if "opus" not in c]
+
+    with pytest.raises(ConfigError) as rejected:
+        validate_config(_variant(tmp_path, drop_alias_chain), _settings())
+
+    assert "'opus' leads to claude-opus-5-5, but its fallbacks [] are not" in rejected.value.message
+    assert "- opus: [claude-opus-5, claude-sonnet-5-5]" in rejected.value.fix
