@@ -268,3 +268,24 @@ def test_claude_code_with_only_base_url_and_token_is_answered_by_its_default_mod
     assert response.headers["x-litellm-model-id"] == group
     assert "event: message_stop" in response.text
     assert stack.bedrock.calls()[-1]["model_id"] == f"{PROFILE_PREFIX}.anthropic.{group}"
+
+
+def test_claude_code_with_an_anthropic_api_key_also_set_is_admitted_by_its_token(
+    stack: ProxyStack,
+) -> None:
+    # With ANTHROPIC_API_KEY and ANTHROPIC_AUTH_TOKEN both set, Claude Code 2.1.332 sends both
+    # headers; LiteLLM authenticates by the Bearer token.
+    headers, body = _claude_code_request("default")
+
+    response = httpx.post(
+        f"{stack.proxy.url}/v1/messages?beta=true",
+        json=body,
+        headers={
+            **headers,
+            "authorization": f"Bearer {stack.proxy.master_key}",
+            "x-api-key": "sk-ant-api03-" + "x" * 40,
+        },
+        timeout=60,
+    )
+
+    assert response.status_code == 200, response.text
