@@ -83,6 +83,7 @@ def add_route(
     lines[at:at] = block
     if fallbacks:
         _set_entry(lines, "fallbacks", f"- {model.group}:", f"[{', '.join(fallbacks)}]")
+        _describe_chain(lines, [model.group, *fallbacks])
     # The tier name follows its newest group, with the same chain (LiteLLM looks chains up
     # by the name asked for).
     if newest_of_tier and _nested_key(lines, "model_group_alias") is not None:
@@ -92,6 +93,20 @@ def add_route(
         if fallbacks:
             _set_entry(lines, "fallbacks", f"- {model.tier}:", f"[{', '.join(fallbacks)}]")
     return "\n".join(lines) + "\n"
+
+
+def _describe_chain(lines: list[str], chain: Sequence[str]) -> None:
+    """Add the chain to the repository file's comment table of chains, when it has one."""
+    heading = next(
+        (n for n, line in enumerate(lines) if line.startswith("  # Fallback chains")), None
+    )
+    if heading is None:
+        return
+    first = next(
+        (n for n in range(heading, len(lines)) if lines[n].startswith("  #   claude-")), None
+    )
+    if first is not None:
+        lines.insert(first, "  #   " + " -> ".join(chain))
 
 
 def _set_entry(lines: list[str], section: str, key: str, value: str) -> None:

@@ -14,6 +14,7 @@ import yaml
 
 from llmops_kit import settings
 from llmops_kit.litellm_config import cost_map, validate_config
+from llmops_kit.settings import REPO_ROOT
 from tests.fakes.bedrock_control import BedrockAccount, running_bedrock_control, usable
 from tests.unit.cli_harness import Kit, make_kit
 
@@ -208,3 +209,20 @@ def test_without_credentials_the_account_is_not_checked_and_said_so(
 
     assert outcome.code == 0
     assert "WARN account not checked: no AWS credentials found" in outcome.stderr
+
+
+def test_add_to_the_repository_config_extends_its_comment_table_of_chains(
+    kit: Kit, tmp_path: Path
+) -> None:
+    config = tmp_path / "repository_copy.yml"
+    config.write_text((REPO_ROOT / "litellm_config.yml").read_text(encoding="utf-8"))
+
+    outcome = kit.run("models", "add", "claude-opus-4-6", "--offline", "--config", str(config))
+
+    assert outcome.code == 0, outcome.stderr
+    text = config.read_text(encoding="utf-8")
+    assert "  #   claude-opus-4-6 -> claude-sonnet-5-5\n" in text
+    assert "    - claude-opus-4-6: [claude-sonnet-5-5]\n" in text
+    validated = validate_config(config, kit.settings())
+    assert validated.model_groups[-1] == "claude-opus-4-6"
+    assert validated.aliases["opus"] == "claude-opus-5-5"
