@@ -10,7 +10,7 @@ stand-in), else boto3's default for AWS_REGION.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -24,6 +24,10 @@ ENDPOINT_VARIABLE = "AWS_ENDPOINT_URL_BEDROCK"
 CONNECT_TIMEOUT_SECONDS = 5
 READ_TIMEOUT_SECONDS = 20
 T = TypeVar("T")
+
+
+class ModelNotFound(BedrockError):
+    """GetFoundationModelAvailability does not know the model id (ResourceNotFoundException)."""
 
 
 @dataclass(frozen=True)
@@ -73,7 +77,12 @@ class BedrockModels:
             return Availability(profile_id, False, "no such inference profile in this region")
         if status != "ACTIVE":
             return Availability(profile_id, False, f"inference profile is {status}")
-        answer = self._call(lambda: self._client.get_foundation_model_availability(modelId=base_id))
+        try:
+            answer = self._call(
+                lambda: self._client.get_foundation_model_availability(modelId=base_id)
+            )
+        except ModelNotFound:
+            return Availability(profile_id, False, f"the region does not know {base_id}")
         problems = [
             f"{name} {value}"
             for name, value, wanted in (
@@ -90,11 +99,6 @@ class BedrockModels:
         ]
         return Availability(profile_id, not problems, ", ".join(problems))
 
-    def offered(self, profile_ids: Iterable[str]) -> list[str]:
-        """The ids among `profile_ids` that the region lists as active profiles."""
-        profiles = self.profiles()
-        return [p for p in profile_ids if profiles.get(p) == "ACTIVE"]
-
     @staticmethod
     def _call(function: Callable[[], T]) -> T:
         try:
@@ -102,6 +106,8 @@ class BedrockModels:
         except ClientError as error:
             code = error.response.get("Error", {}).get("Code", "")
             message = error.response.get("Error", {}).get("Message", "")
+            if code == "ResourceNotFoundException":
+                raise ModelNotFound(message[:200]) from None
             raise BedrockError(
                 f"the Bedrock control plane refused the call ({code}: {message[:200]})",
                 fix="Allow bedrock:ListInferenceProfiles and "

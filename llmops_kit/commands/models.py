@@ -58,7 +58,11 @@ def _availability(account: BedrockModels | None, model_id: str) -> Availability 
     model = parse_base_id(model_id)
     if account is None or model is None:
         return None
-    return account.availability(model_id, model.base_id)
+    try:
+        return account.availability(model_id, model.base_id)
+    except BedrockError as error:
+        console.warn(f"{model_id}: account {UNCHECKED}: {error.message}")
+        return None
 
 
 def _usable_text(availability: Availability | None) -> str:

@@ -226,3 +226,16 @@ def test_add_to_the_repository_config_extends_its_comment_table_of_chains(
     validated = validate_config(config, kit.settings())
     assert validated.model_groups[-1] == "claude-opus-4-6"
     assert validated.aliases["opus"] == "claude-opus-5-5"
+
+
+def test_a_profile_whose_model_the_region_does_not_know_is_not_usable(
+    kit: Kit, config: Path, account: BedrockAccount
+) -> None:
+    del account.models["anthropic.claude-opus-4-8"]
+
+    outcome = kit.run("models", "list", "--config", str(config))
+
+    assert outcome.code == 0
+    assert "  account     no: the region does not know anthropic.claude-opus-4-8" in (
+        outcome.stdout.splitlines()
+    )
