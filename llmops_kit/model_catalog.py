@@ -169,6 +169,25 @@ def newer_models(model_ids: Iterable[str], prices: Mapping[str, Any], prefix: st
     return newer
 
 
+def unpriced_newer(
+    profile_ids: Iterable[str], model_ids: Iterable[str], prices: Mapping[str, Any], prefix: str
+) -> list[Newer]:
+    """Profiles the account lists under `prefix` for a model newer than every configured one
+    of its tier that the pinned cost map does not know: LiteLLM could neither price nor,
+    through `bedrock/converse/`, check it until it is upgraded."""
+    configured = newest_by_tier(configured_models(model_ids).values())
+    known = {(m.tier, m.version) for m in claude_models(prices)}
+    found: dict[tuple[str, tuple[int, int]], Newer] = {}
+    for profile_id in profile_ids:
+        model = parse_base_id(profile_id) if profile_id.startswith(f"{prefix}.") else None
+        current = configured.get(model.tier) if model is not None else None
+        if model is None or current is None or (model.tier, model.version) in known:
+            continue
+        if model.newer_than(current):
+            found[(model.tier, model.version)] = Newer(model, current)
+    return sorted(found.values(), key=lambda n: [-v for v in n.model.version])
+
+
 def fallbacks_for(model: ClaudeModel, configured: Iterable[ClaudeModel]) -> list[ClaudeModel]:
     """A new group's fallbacks: the newest older model of its tier, then the newest model of
     the next tier (opus -> sonnet -> haiku; haiku, the last, goes up to sonnet)."""

@@ -28,6 +28,7 @@ from ..model_catalog import (
     newest_by_tier,
     parse_base_id,
     price,
+    unpriced_newer,
 )
 from ..route_writer import add_route
 from . import reports_errors, shown_path
@@ -121,6 +122,16 @@ def run_check(env_file: Path, config: Path | None, *, offline: bool) -> int:
             f"{newer.configured.group}: python manage_langfuse.py models add {newer.model.group}",
             markup=False,
         )
+    if account is not None:
+        model_ids = [r.model_id for r in validated.routes]
+        for newer in unpriced_newer(account.profiles(), model_ids, cost_map(), prefix):
+            missing.append(newer)
+            console.out.print(
+                f"{newer.model.group} ({newer.model.label}, in the account) is newer than "
+                f"{newer.configured.group}, but the pinned LiteLLM's cost map does not know it: "
+                "upgrade LiteLLM to route and price it",
+                markup=False,
+            )
     if missing:
         return console.EXIT_FAILED
     console.success(f"{shown_path(path)} has the newest Claude model of each tier it uses")

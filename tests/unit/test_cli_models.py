@@ -239,3 +239,19 @@ def test_a_profile_whose_model_the_region_does_not_know_is_not_usable(
     assert "  account     no: the region does not know anthropic.claude-opus-4-8" in (
         outcome.stdout.splitlines()
     )
+
+
+def test_check_names_a_newer_model_in_the_account_that_litellm_cannot_price_yet(
+    kit: Kit, tmp_path: Path, account: BedrockAccount
+) -> None:
+    account.profiles["us.anthropic.claude-opus-6"] = "ACTIVE"
+    config = tmp_path / "repository_copy.yml"
+    config.write_text((REPO_ROOT / "litellm_config.yml").read_text(encoding="utf-8"))
+
+    outcome = kit.run("models", "check", "--config", str(config))
+
+    assert outcome.code == 1
+    assert outcome.stdout.splitlines() == [
+        "claude-opus-6 (Opus 6, in the account) is newer than claude-opus-5-5, but the pinned "
+        "LiteLLM's cost map does not know it: upgrade LiteLLM to route and price it"
+    ]
