@@ -233,7 +233,7 @@ def attempt_from_logging(kwargs: Mapping[str, Any], started: float | None) -> At
     failed = payload.get("status") == "failure"
     return Attempt(
         request=request_from_logging(kwargs),
-        model_group=str(payload.get("model_group") or ""),
+        model_group=served_group(metadata, payload.get("model_group")),
         deployment=str(payload.get("model") or ""),
         deployment_id=str(payload.get("model_id") or ""),
         retry=_int(metadata.get("attempted_retries")),
@@ -261,7 +261,7 @@ def attempt_from_deployment_failure(
     request = request_from_data(data)
     return Attempt(
         request=request,
-        model_group=str(metadata.get("model_group") or request.requested_group),
+        model_group=served_group(metadata, metadata.get("model_group") or request.requested_group),
         deployment=str(data.get("model") or metadata.get("deployment") or ""),
         deployment_id=str((metadata.get("model_info") or {}).get("id") or ""),
         retry=_int(metadata.get("attempted_retries")),
@@ -271,6 +271,12 @@ def attempt_from_deployment_failure(
         parameters=model_parameters(data),
         error=error_from_exception(exception),
     )
+
+
+def served_group(metadata: Mapping[str, Any], asked: Any) -> str:
+    """The group whose deployment answered: the router's `deployment_model_name`, which
+    differs from `model_group` when the client asked for an alias (`sonnet`)."""
+    return str(metadata.get("deployment_model_name") or asked or "")
 
 
 def error_from_exception(exception: BaseException) -> AttemptError:

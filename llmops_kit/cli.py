@@ -220,6 +220,68 @@ def run_test_script(
     raise typer.Exit(command.run(env_file, models=models, timeout=timeout))
 
 
+# -- models (llmops_kit/commands/models.py)
+
+models_app = typer.Typer(
+    help="The Claude model groups: list them, check for newer ones, add one.",
+    no_args_is_help=True,
+)
+app.add_typer(models_app, name="models")
+ModelsConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        help="The LiteLLM config (default: LLMOPS_LITELLM_CONFIG's, as the stack mounts it).",
+        dir_okay=False,
+    ),
+]
+OfflineOption = Annotated[
+    bool,
+    typer.Option(
+        "--offline",
+        help="Do not ask the Bedrock control plane (AWS_ENDPOINT_URL_BEDROCK when set) which "
+        "models the account can use; the pinned cost map alone.",
+    ),
+]
+
+
+@models_app.command("list")
+def models_list(
+    offline: OfflineOption = False,
+    config: ModelsConfigOption = None,
+    env_file: EnvFileOption = DEFAULT_ENV_FILE,
+) -> None:
+    """Each model group: Bedrock id, price, context window, fallbacks, account access."""
+    from .commands import models as command
+
+    raise typer.Exit(command.run_list(env_file, config, offline=offline))
+
+
+@models_app.command("check")
+def models_check(
+    offline: OfflineOption = False,
+    config: ModelsConfigOption = None,
+    env_file: EnvFileOption = DEFAULT_ENV_FILE,
+) -> None:
+    """Name newer Claude models of the configured tiers; exit 1 when there are some."""
+    from .commands import models as command
+
+    raise typer.Exit(command.run_check(env_file, config, offline=offline))
+
+
+@models_app.command("add")
+def models_add(
+    model: Annotated[str, typer.Argument(help="The model, e.g. claude-opus-5-5 or a Bedrock id.")],
+    offline: OfflineOption = False,
+    config: ModelsConfigOption = None,
+    env_file: EnvFileOption = DEFAULT_ENV_FILE,
+) -> None:
+    """Write a model group (with fallbacks and tier name) from the cost map, validated."""
+    from .commands import models as command
+
+    raise typer.Exit(command.run_add(env_file, config, model, offline=offline))
+
+
 @app.command()
 def proxy(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",

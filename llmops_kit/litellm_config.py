@@ -93,6 +93,7 @@ class ValidatedConfig:
     fallbacks: Mapping[str, tuple[str, ...]]
     developer_keys: int
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    aliases: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def model_groups(self) -> tuple[str, ...]:
@@ -211,8 +212,9 @@ def _load_with_litellm(document: Mapping[str, Any], deployments: list[dict], pat
 
 
 def _check_fallback_targets(
-    router_settings: Mapping[str, Any], groups: set[str], path: Path
+    router_settings: Mapping[str, Any], groups: set[str], path: Path, aliases: Mapping[str, str]
 ) -> None:
+    """Every name in a chain is a group; a chain may also start at an alias."""
     for setting in FALLBACK_SETTINGS:
         for entry in router_settings.get(setting) or []:
             if not isinstance(entry, Mapping) or not all(
@@ -223,13 +225,56 @@ def _check_fallback_targets(
                     fix="Write each entry as `- group: [fallback, ...]`.",
                 )
             for source, targets in entry.items():
-                for name in (source, *targets):
-                    if name not in groups:
+                sources = groups | set(aliases) if setting == "fallbacks" else groups
+                for name, known in ((source, sources), *((t, groups) for t in targets)):
+                    if name not in known:
                         raise ConfigError(
                             f"{path}: router_settings.{setting} names {name!r}, which is not a "
                             "model group",
                             fix=f"Use one of {', '.join(sorted(groups))}, or add that group.",
                         )
+
+
+def _aliases(router_settings: Mapping[str, Any], groups: set[str], path: Path) -> dict[str, str]:
+    """`model_group_alias` as name -> group; LiteLLM accepts an alias to nothing and lets the
+    first request fail, and an alias named like a group silently takes its requests."""
+    aliases = router_settings.get("model_group_alias") or {}
+    if not isinstance(aliases, Mapping):
+        raise ConfigError(
+            f"{path}: router_settings.model_group_alias is not a mapping",
+            fix="Write each alias as `name: {model: group, hidden: true}`.",
+        )
+    resolved = {}
+    for alias, target in aliases.items():
+        group = target.get("model") if isinstance(target, Mapping) else target
+        if group not in groups:
+            raise ConfigError(
+                f"{path}: router_settings.model_group_alias sends {alias!r} to {group!r}, "
+                "which is not a model group",
+                fix=f"Use one of {', '.join(sorted(groups))}.",
+            )
+        if alias in groups:
+            raise ConfigError(
+                f"{path}: router_settings.model_group_alias {alias!r} is also a model group",
+                fix=f"Rename the alias or the group {alias!r}.",
+            )
+        resolved[str(alias)] = str(group)
+    return resolved
+
+
+def _check_alias_chains(
+    fallbacks: Mapping[str, tuple[str, ...]], aliases: Mapping[str, str], path: Path
+) -> None:
+    """LiteLLM looks a chain up by the name asked for: an alias without its group's chain
+    would never fall back, and one with another chain would surprise."""
+    for alias, group in aliases.items():
+        wanted = fallbacks.get(group, ())
+        if fallbacks.get(alias, ()) != wanted:
+            raise ConfigError(
+                f"{path}: {alias!r} leads to {group}, but its fallbacks "
+                f"{list(fallbacks.get(alias, ()))} are not {group}'s {list(wanted)}",
+                fix=f"Under router_settings.fallbacks write `- {alias}: [{', '.join(wanted)}]`.",
+            )
 
 
 def _fitting_prefixes(base_id: str, region: str, prices: Mapping[str, Any]) -> list[str]:
@@ -386,7 +431,8 @@ def validate_config(path: Path, settings: Mapping[str, str]) -> ValidatedConfig:
     deployments = _resolve_references(_deployments(document, path), settings, path)
     router_settings = document.get("router_settings") or {}
     groups = [d["model_name"] for d in deployments]
-    _check_fallback_targets(router_settings, set(groups), path)
+    aliases = _aliases(router_settings, set(groups), path)
+    _check_fallback_targets(router_settings, set(groups), path, aliases)
     _check_callback_files(document, path)
     prices = cost_map()
     _load_with_litellm(document, deployments, path)
@@ -397,10 +443,12 @@ def validate_config(path: Path, settings: Mapping[str, str]) -> ValidatedConfig:
         for entry in router_settings.get("fallbacks") or []
         for source, targets in dict(entry).items()
     }
+    _check_alias_chains(fallbacks, aliases, path)
     return ValidatedConfig(
         path=path,
         routes=tuple(routes.values()),
         fallbacks=fallbacks,
         developer_keys=count_developer_keys(settings),
         warnings=tuple(_deprecation_warnings(list(routes.values()), prices)),
+        aliases=aliases,
     )

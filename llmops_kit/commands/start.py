@@ -6,11 +6,11 @@ masked, with the command that reads them from `.env`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 
-from .. import console, health, preflight, settings
+from .. import claude_code, console, health, preflight, settings
 from ..compose import ComposeProject, proxy_config_file
+from ..litellm_config import ValidatedConfig
 from . import open_project, reports_errors, shown_path
 
 LOOPBACK_OR_ANY = {"127.0.0.1", "0.0.0.0", "::1", "::", "localhost"}
@@ -37,7 +37,7 @@ def run(env_file: Path, *, timeout: float) -> int:
     project.up()
     health.wait_healthy(project, timeout=timeout)
     console.success(f"every service of {project.name} is healthy")
-    print_where_things_are(project, report.config.model_groups)
+    print_where_things_are(project, report.config)
     return console.EXIT_OK
 
 
@@ -47,8 +47,10 @@ def browser_url(project: ComposeProject, port_variable: str) -> str:
     return f"http://{host}:{project.settings[port_variable]}"
 
 
-def print_where_things_are(project: ComposeProject, models: Sequence[str]) -> None:
-    """URLs, the Langfuse login and the exact Cline settings; secrets masked."""
+def print_where_things_are(project: ComposeProject, config: ValidatedConfig) -> None:
+    """URLs, the Langfuse login, the exact Cline settings and Claude Code environment;
+    secrets masked, or read from `.env` by the printed command."""
+    models = config.model_groups
     resolved = project.settings
     env_file = shown_path(resolved.env_path)
     proxy_url = browser_url(project, "LITELLM_PORT")
@@ -79,3 +81,15 @@ def print_where_things_are(project: ComposeProject, models: Sequence[str]) -> No
             ("Model ID", "\n".join(models) if models else "(no model in the config)"),
         ),
     )
+    variables = claude_code.model_variables(
+        [(route.group, route.model_id) for route in config.routes],
+        {*config.model_groups, *config.aliases},
+    )
+    block = claude_code.environment_block(
+        proxy_url, f"sed -n 's/^LITELLM_MASTER_KEY=//p' {env_file}", variables
+    )
+    console.out.print(
+        "Claude Code: in its environment (your shell, or `env` in ~/.claude/settings.json)",
+        markup=False,
+    )
+    console.out.print("\n".join(f"  {line}" for line in block), markup=False)

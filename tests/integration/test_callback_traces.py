@@ -228,3 +228,16 @@ def test_a_codex_turn_is_traced_as_codex_in_its_session(stack: CallbackStack) ->
         assert observation["userId"] == USER
         assert observation["tags"] == ["codex", MODEL, "ci"]
     assert generation["model"] == BEDROCK_MODEL
+
+
+def test_a_tier_name_keeps_the_name_asked_for_and_the_group_that_served_it(
+    stack: CallbackStack,
+) -> None:
+    call_id, _ = stack.chat("sonnet", [{"role": "user", "content": "Which model are you?"}])
+    root, generation = stack.trace(call_id)
+
+    assert root["name"] == "cline / sonnet"
+    assert "sonnet" in root["tags"]
+    assert generation["metadata"]["model_group"] == "claude-sonnet-5-5"
+    assert generation["model"] == "us.anthropic.claude-sonnet-5-5"
+    assert stack.bedrock.calls()[-1]["model_id"] == "us.anthropic.claude-sonnet-5-5"

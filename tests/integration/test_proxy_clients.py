@@ -13,7 +13,8 @@ import anthropic
 import httpx
 import pytest
 
-from llmops_kit.litellm_config import cost_map
+from llmops_kit.litellm_config import cost_map, validate_config
+from llmops_kit.settings import REPO_ROOT
 from tests.integration.cline_requests import CLINE_TOOL_NAMES, cli_request, extension_request
 from tests.integration.conftest import DEVELOPER, ProxyStack
 from tests.integration.proxy_harness import PROFILE_PREFIX
@@ -21,6 +22,7 @@ from tests.integration.proxy_harness import PROFILE_PREFIX
 pytestmark = pytest.mark.integration
 
 SONNET = "claude-sonnet-4-6"
+CLAUDE_CODE_REQUESTS = REPO_ROOT / "tests" / "integration" / "data" / "claude_code_requests.json"
 CONVERSATION = [
     {"role": "user", "content": "What does this repository do?"},
     {"role": "assistant", "content": "It runs a LiteLLM proxy in front of Bedrock."},
@@ -89,7 +91,16 @@ def test_model_info_gives_cline_each_groups_limits_caching_reasoning_and_prices(
     assert response.status_code == 200
     prices = cost_map()
     groups = {entry["model_name"]: entry for entry in response.json()["data"]}
-    assert set(groups) >= {"claude-sonnet-4-6", "claude-opus-4-8", "claude-haiku-4-5"}
+    configured = validate_config(
+        REPO_ROOT / "litellm_config.yml",
+        {
+            "BEDROCK_PROFILE_PREFIX": PROFILE_PREFIX,
+            "AWS_REGION": "us-east-1",
+            "LITELLM_MASTER_KEY": "sk-x",
+        },
+    )
+    # Each route once under its own name: the tier names (hidden aliases) are not listed.
+    assert sorted(groups) == sorted(configured.model_groups)
     for name, entry in groups.items():
         info = entry["model_info"]
         priced = prices[entry["litellm_params"]["model"].removeprefix("bedrock/converse/")]
@@ -224,3 +235,57 @@ def test_thinking_with_tools_continues_when_the_client_drops_thinking_blocks(
     assert "thinking" not in (
         stack.bedrock.calls()[-1]["request"].get("additionalModelRequestFields") or {}
     )
+
+
+def _claude_code_request(scenario: str) -> tuple[dict[str, str], dict[str, Any]]:
+    """A request Claude Code sent (captured from the real CLI), with tool definitions restored."""
+    captured = json.loads(CLAUDE_CODE_REQUESTS.read_text(encoding="utf-8"))
+    request = captured["scenarios"][scenario]["requests"][0]
+    body = dict(request["body"])
+    body["tools"] = [captured["tool_definitions"][name] for name in body.get("tools", [])]
+    headers = {k: v for k, v in request["headers"].items() if k != "authorization"}
+    return headers, body
+
+
+@pytest.mark.parametrize(
+    ("scenario", "group"),
+    [("default", "claude-opus-5-5"), ("model_haiku", "claude-haiku-5-5")],
+)
+def test_claude_code_with_only_base_url_and_token_is_answered_by_its_default_model(
+    stack: ProxyStack, scenario: str, group: str
+) -> None:
+    headers, body = _claude_code_request(scenario)
+    assert body["stream"] is True
+
+    response = httpx.post(
+        f"{stack.proxy.url}/v1/messages?beta=true",
+        json=body,
+        headers={**headers, "authorization": f"Bearer {stack.proxy.master_key}"},
+        timeout=60,
+    )
+
+    assert response.status_code == 200, response.text
+    assert response.headers["x-litellm-model-id"] == group
+    assert "event: message_stop" in response.text
+    assert stack.bedrock.calls()[-1]["model_id"] == f"{PROFILE_PREFIX}.anthropic.{group}"
+
+
+def test_claude_code_with_an_anthropic_api_key_also_set_is_admitted_by_its_token(
+    stack: ProxyStack,
+) -> None:
+    # With ANTHROPIC_API_KEY and ANTHROPIC_AUTH_TOKEN both set, Claude Code 2.1.332 sends both
+    # headers; LiteLLM authenticates by the Bearer token.
+    headers, body = _claude_code_request("default")
+
+    response = httpx.post(
+        f"{stack.proxy.url}/v1/messages?beta=true",
+        json=body,
+        headers={
+            **headers,
+            "authorization": f"Bearer {stack.proxy.master_key}",
+            "x-api-key": "sk-ant-api03-" + "x" * 40,
+        },
+        timeout=60,
+    )
+
+    assert response.status_code == 200, response.text

@@ -3,7 +3,8 @@
 A route that fails cools down inside the proxy (router_settings.allowed_fails/cooldown_time),
 so this module runs its own proxy, and each test fails routes no other test here needs
 healthy: opus-4-8 (falls back to opus-4-7), haiku-4-5 and sonnet-4-6 (a fully throttled
-chain), opus-4-7 (a 400, which does not count towards a cooldown), sonnet-4-5 (mid-stream).
+chain), opus-4-7 (a 400, which does not count towards a cooldown), sonnet-4-5 (mid-stream),
+opus-5-5 (asked for by its tier name, falls back to opus-5).
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ OPUS_4_7 = f"{PROFILE_PREFIX}.anthropic.claude-opus-4-7"
 HAIKU_4_5 = f"{PROFILE_PREFIX}.anthropic.claude-haiku-4-5-20251001-v1:0"
 SONNET_4_6 = f"{PROFILE_PREFIX}.anthropic.claude-sonnet-4-6"
 SONNET_4_5 = f"{PROFILE_PREFIX}.anthropic.claude-sonnet-4-5-20250929-v1:0"
+OPUS_5_5 = f"{PROFILE_PREFIX}.anthropic.claude-opus-5-5"
+OPUS_5 = f"{PROFILE_PREFIX}.anthropic.claude-opus-5"
 ATTEMPTS_ON_THROTTLING = 3  # the first call and RateLimitErrorRetries: 2
 
 
@@ -96,3 +99,14 @@ def test_midstream_throttle_delivers_the_partial_text_once_then_the_error(
     [call] = stack.bedrock.calls()
     assert call["error"] == "throttlingException"
     assert received == call["response_text"] != ""
+
+
+def test_tier_name_reaches_the_newest_group_and_its_previous_generation_on_throttling(
+    stack: ProxyStack,
+) -> None:
+    stack.bedrock.set_fault(OPUS_5_5, "throttle")
+
+    raw = stack.openai().chat.completions.with_raw_response.create(model="opus", messages=HELLO)
+
+    assert raw.headers["x-litellm-model-id"] == "claude-opus-5"
+    assert _called(stack) == [(OPUS_5_5, 429)] * ATTEMPTS_ON_THROTTLING + [(OPUS_5, 200)]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -205,6 +206,28 @@ def test_start_brings_the_stack_up_then_says_where_everything_is(kit: Kit, tmp_p
     )
 
 
+def test_with_the_repository_config_claude_code_needs_only_url_and_token(kit: Kit) -> None:
+    kit.docker.reply("compose", "ps", stdout="\n".join(ps_line(s) for s in SERVICES) + "\n")
+    outcome = kit.run("start")
+    port = kit.settings()["LITELLM_PORT"]
+    assert outcome.code == 0
+    assert outcome.stdout.splitlines()[-3:] == [
+        "Claude Code: in its environment (your shell, or `env` in ~/.claude/settings.json)",
+        f"  export ANTHROPIC_BASE_URL=http://localhost:{port}",
+        "  export ANTHROPIC_AUTH_TOKEN=\"$(sed -n 's/^LITELLM_MASTER_KEY=//p' .env)\"",
+    ]
+
+
+def test_the_printed_token_command_reads_the_master_key_from_env(kit: Kit) -> None:
+    kit.docker.reply("compose", "ps", stdout="\n".join(ps_line(s) for s in SERVICES) + "\n")
+    line = kit.run("start").stdout.splitlines()[-1]
+    command = line.split('"$(', 1)[1].rsplit(')"', 1)[0]
+    done = subprocess.run(
+        ["bash", "-c", command], cwd=Path.cwd(), capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == kit.settings()["LITELLM_MASTER_KEY"]
+
+
 def test_start_never_prints_the_key_or_the_password(kit: Kit) -> None:
     kit.docker.reply("compose", "ps", stdout="\n".join(ps_line(s) for s in SERVICES) + "\n")
     outcome = kit.run("start")
@@ -251,4 +274,10 @@ Cline: Settings > API Configuration
 │ Model ID     │ claude-sonnet-4-6                        │
 │              │ claude-haiku-4-5                         │
 └──────────────┴──────────────────────────────────────────┘
+Claude Code: in its environment (your shell, or `env` in ~/.claude/settings.json)
+  export ANTHROPIC_BASE_URL=http://localhost:{proxy}
+  export ANTHROPIC_AUTH_TOKEN="$(sed -n 's/^LITELLM_MASTER_KEY=//p' .env)"
+  export ANTHROPIC_MODEL=claude-sonnet-4-6
+  export ANTHROPIC_DEFAULT_SONNET_MODEL=claude-sonnet-4-6
+  export ANTHROPIC_DEFAULT_HAIKU_MODEL=claude-haiku-4-5
 """

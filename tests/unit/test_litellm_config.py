@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -12,9 +13,11 @@ import yaml
 from llmops_kit import settings
 from llmops_kit.errors import ConfigError
 from llmops_kit.litellm_config import cost_map, load_rendered, validate_config
+from llmops_kit.model_catalog import TIERS, claude_models, newest_by_tier, parse_base_id
 from llmops_kit.settings import REPO_ROOT
 
 CONFIG = REPO_ROOT / "litellm_config.yml"
+CLAUDE_CODE_REQUESTS = REPO_ROOT / "tests" / "integration" / "data" / "claude_code_requests.json"
 MASTER_KEY = "sk-" + "m" * 40
 DEVELOPER_KEY = "sk-" + "d" * 40
 PREFIX_REGIONS = {
@@ -65,10 +68,10 @@ def test_every_fallback_target_is_a_model_group_litellm_loaded(router: Any) -> N
     groups = set(router.get_model_names())
     chains = [*router.fallbacks, *router.context_window_fallbacks]
 
-    named = {
-        name for chain in chains for source, targets in chain.items() for name in (source, *targets)
-    }
-    assert named <= groups
+    targets = {name for chain in chains for names in chain.values() for name in names}
+    sources = {source for chain in chains for source in chain}
+    assert targets <= groups
+    assert sources <= groups | set(router.model_group_alias)
 
 
 def test_every_route_litellm_loaded_is_priced_by_its_cost_map(router: Any) -> None:
@@ -96,10 +99,12 @@ def test_repository_config_validates_for_each_prefix_offering_every_model(
 ) -> None:
     validated = validate_config(CONFIG, _settings(prefix, region))
 
-    assert validated.model_groups[:3] == (
-        "claude-sonnet-4-6",
-        "claude-opus-4-8",
-        "claude-haiku-4-5",
+    assert validated.model_groups[:5] == (
+        "claude-opus-5-5",
+        "claude-sonnet-5-5",
+        "claude-haiku-5-5",
+        "claude-opus-5",
+        "claude-sonnet-5",
     )
     assert all(route.model_id.startswith(f"{prefix}.anthropic.") for route in validated.routes)
 
@@ -260,3 +265,64 @@ def test_relative_keys_file_is_found_beside_the_env_file(tmp_path: Path) -> None
     resolved = settings.load(tmp_path / ".env", _settings(LLMOPS_KEYS_FILE="keys.yml"))
 
     assert validate_config(CONFIG, resolved).developer_keys == 1
+
+
+def test_every_model_id_claude_code_sends_is_served_without_settings() -> None:
+    validated = validate_config(CONFIG, _settings())
+    captured = json.loads(CLAUDE_CODE_REQUESTS.read_text(encoding="utf-8"))
+    sent = {
+        request["body"]["model"]
+        for scenario in captured["scenarios"].values()
+        if not scenario["env"].get("ANTHROPIC_MODEL")
+        for request in scenario["requests"]
+    }
+
+    assert "claude-opus-5-5" in sent
+    assert sent <= set(validated.model_groups) | set(validated.aliases)
+
+
+def test_tier_names_name_the_newest_model_of_their_tier_in_the_cost_map() -> None:
+    validated = validate_config(CONFIG, _settings())
+    newest = newest_by_tier(claude_models(cost_map()))
+
+    assert validated.aliases == {tier: newest[tier].group for tier in TIERS}
+
+
+def test_each_group_falls_back_to_its_previous_generation_then_the_next_tier() -> None:
+    validated = validate_config(CONFIG, _settings())
+    models = {r.group: parse_base_id(r.model_id) for r in validated.routes}
+    next_tier = {"opus": "sonnet", "sonnet": "haiku", "haiku": "sonnet"}
+
+    for group in ("claude-opus-5-5", "claude-sonnet-5-5", "claude-haiku-5-5"):
+        same_tier, other_tier = (models[name] for name in validated.fallbacks[group])
+        assert models[group].newer_than(same_tier)
+        assert other_tier.tier == next_tier[models[group].tier]
+        assert other_tier.version >= (5, 0)
+
+
+def test_alias_to_a_missing_group_is_rejected(tmp_path: Path) -> None:
+    def point_away(document: dict[str, Any]) -> None:
+        document["router_settings"]["model_group_alias"]["opus"] = "claude-opus-9"
+
+    with pytest.raises(ConfigError, match="sends 'opus' to 'claude-opus-9'"):
+        validate_config(_variant(tmp_path, point_away), _settings())
+
+
+def test_alias_named_like_a_group_is_rejected(tmp_path: Path) -> None:
+    def shadow(document: dict[str, Any]) -> None:
+        document["router_settings"]["model_group_alias"]["claude-opus-4-8"] = "claude-opus-5-5"
+
+    with pytest.raises(ConfigError, match="'claude-opus-4-8' is also a model group"):
+        validate_config(_variant(tmp_path, shadow), _settings())
+
+
+def test_alias_whose_chain_differs_from_its_groups_is_rejected(tmp_path: Path) -> None:
+    def drop_alias_chain(document: dict[str, Any]) -> None:
+        chains = document["router_settings"]["fallbacks"]
+        document["router_settings"]["fallbacks"] = [c for c in chains if "opus" not in c]
+
+    with pytest.raises(ConfigError) as rejected:
+        validate_config(_variant(tmp_path, drop_alias_chain), _settings())
+
+    assert "'opus' leads to claude-opus-5-5, but its fallbacks [] are not" in rejected.value.message
+    assert "- opus: [claude-opus-5, claude-sonnet-5-5]" in rejected.value.fix

@@ -6,14 +6,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from llmops_kit import bedrock
 from llmops_kit.doctor import Status
 from tests.fakes.bedrock.harness import RunningBedrock, running_bedrock
 from tests.fakes.sts import running_moto_sts, scripted_sts
-from tests.unit.doctor.conftest import ContextFactory, run_check, set_line
+from tests.unit.doctor.conftest import REPO_ROOT, ContextFactory, run_check, set_line
 
 SONNET = "us.anthropic.claude-sonnet-4-6"
+CONFIGURED_MODELS = len(
+    yaml.safe_load((REPO_ROOT / "litellm_config.yml").read_text(encoding="utf-8"))["model_list"]
+)
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +74,7 @@ def test_model_access_calls_each_model_once_with_one_output_token(
 ) -> None:
     run_check(make_context(native=True), "bedrock.model_access")
     calls = aws_env.calls()
-    assert len({c["model_id"] for c in calls}) == len(calls) == 5
+    assert len({c["model_id"] for c in calls}) == len(calls) == CONFIGURED_MODELS
     assert {c["operation"] for c in calls} == {"Converse"}
 
 
@@ -117,7 +121,7 @@ def test_model_access_denied_names_the_model_and_the_console_fix(
     finding = run_check(make_context(native=True), "bedrock.model_access")
     assert finding.status is Status.FAIL
     assert f"{SONNET}: AccessDeniedException" in finding.message
-    assert "Bedrock refuses 1 of 5 models" in finding.message
+    assert f"Bedrock refuses 1 of {CONFIGURED_MODELS} models" in finding.message
     assert f"Grant access to {SONNET}" in finding.fix
     aws_env.set_fault(SONNET, None)  # what granting access in the console does
     assert run_check(make_context(native=True), "bedrock.model_access").status is Status.OK
