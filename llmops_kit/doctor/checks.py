@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from . import bedrock, callback, containers, envfile, host, langfuse, litellm, logs, network
+from . import (
+    access,
+    bedrock,
+    callback,
+    containers,
+    envfile,
+    host,
+    langfuse,
+    litellm,
+    logs,
+    network,
+)
 from .context import DoctorContext
 from .findings import Finding, Status
 from .registry import Check, CheckGroup
@@ -17,6 +28,7 @@ GROUPS: tuple[CheckGroup, ...] = (
     langfuse.group,
     callback.group,
     litellm.group,
+    access.group,
     bedrock.group,
     host.group,
     logs.group,
