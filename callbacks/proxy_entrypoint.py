@@ -25,8 +25,15 @@ RUNTIME_DIR_VARIABLE = "LLMOPS_RUNTIME_DIR"
 # its own, the first one found walking up from its install directory: with the kit's .venv
 # inside the repository, that is the user's `.env`, whose DATABASE_URL is Langfuse's. The
 # kit hands the proxy its settings itself (and benchmarks and tests their own), so LiteLLM
-# runs in PRODUCTION mode, which only turns that loading off.
-LITELLM_ENVIRONMENT = {"LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_MODE": "PRODUCTION"}
+# runs in PRODUCTION mode, which only turns that loading off. The API docs (`/`, `/redoc`,
+# `/openapi.json`) are served to anyone without a key: off (each can be set back).
+LITELLM_ENVIRONMENT = {
+    "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+    "LITELLM_MODE": "PRODUCTION",
+    "NO_DOCS": "True",
+    "NO_REDOC": "True",
+    "NO_OPENAPI": "True",
+}
 
 
 class UnsetVariableError(Exception):

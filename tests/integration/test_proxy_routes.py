@@ -22,6 +22,7 @@ import httpx
 import pytest
 import websockets
 
+from callbacks.proxy_entrypoint import LITELLM_ENVIRONMENT
 from callbacks.route_policy import DEVELOPER_ROUTES
 from tests.fakes.langfuse.harness import LangfuseStandIn, running_langfuse
 from tests.integration.conftest import DEVELOPER, ProxyStack, open_stack
@@ -86,10 +87,11 @@ class Probe:
 
 
 def enumerate_routes() -> subprocess.Popen[str]:
-    """Start listing every (route, method) of LiteLLM's app in a fresh interpreter."""
+    """Start listing every (route, method) of LiteLLM's app in a fresh interpreter, set up
+    as the kit's entrypoint sets up the proxy."""
     return subprocess.Popen(
         [sys.executable, "-c", _ENUMERATE],
-        env={**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"},
+        env={**os.environ, **LITELLM_ENVIRONMENT},
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
@@ -296,6 +298,15 @@ def test_refusal_names_the_route_class_and_never_the_key(routes_stack: ProxyStac
     assert "master key" in message
     assert DEVELOPER.key not in response.text
     assert routes_stack.bedrock.calls() == []
+
+
+@pytest.mark.parametrize("path", ["/", "/redoc", "/openapi.json"])
+def test_api_docs_are_not_served_to_anyone_without_a_key(
+    routes_stack: ProxyStack, path: str
+) -> None:
+    response = httpx.get(f"{routes_stack.proxy.url}{path}", timeout=PROBE_TIMEOUT_S)
+
+    assert response.status_code in {401, 404}
 
 
 @pytest.mark.parametrize("path", ["/routes", "/settings", "/get/config/callbacks"])
