@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from litellm.proxy._types import ProxyException
+from litellm.proxy.auth.auth_utils import get_request_route
 from starlette.routing import compile_path
 
 # Route templates exactly as LiteLLM 1.106.2 registers them (every method of each template).
@@ -91,12 +92,11 @@ _PATTERNS: dict[str, re.Pattern[str]] = {
 
 
 def request_route(request: Any) -> tuple[str | None, str]:
-    """The template of the route the router matched (None without one) and the raw path."""
+    """The template of the route the router matched (None without one) and the path as
+    LiteLLM's own route checks read it (the ASGI path, a root path stripped)."""
     scope: Mapping[str, Any] = getattr(request, "scope", None) or {}
     template = getattr(scope.get("route"), "path", None)
-    path = scope.get("path")
-    if not isinstance(path, str) or not path:
-        path = str(getattr(getattr(request, "url", None), "path", "") or "")
+    path = get_request_route(request)
     return (template if isinstance(template, str) and template else None), path
 
 

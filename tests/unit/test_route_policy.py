@@ -9,6 +9,7 @@ from __future__ import annotations
 from types import ModuleType, SimpleNamespace
 
 import pytest
+from starlette.requests import Request
 
 from llmops_kit.litellm_config import callbacks_module
 
@@ -18,11 +19,19 @@ def policy() -> ModuleType:
     return callbacks_module("route_policy")
 
 
-def _request(path: str, template: str | None = None) -> SimpleNamespace:
-    scope: dict[str, object] = {"type": "http", "path": path}
+def _request(path: str, template: str | None = None) -> Request:
+    """A request as the router hands it on: `route` is the matched route (its template)."""
+    scope: dict[str, object] = {
+        "type": "http",
+        "method": "POST",
+        "path": path,
+        "headers": [],
+        "query_string": b"",
+        "server": ("127.0.0.1", 4000),
+    }
     if template is not None:
         scope["route"] = SimpleNamespace(path=template)
-    return SimpleNamespace(scope=scope)
+    return Request(scope)
 
 
 @pytest.mark.parametrize(
