@@ -9,7 +9,11 @@ proxy sends it, so the proxy's overhead is measured against the stand-in's own l
 The configurations' order rotates each round. Last, the callback's own CPU in-process.
 
 Prints the table and the ratios (last lines), writes the JSON report. Everything stays on
-loopback. Never run as a test: tests/unit/test_bench_smoke.py checks only its shape.
+loopback. Isolated from the user's setup: the proxies and the callback process get the
+developer's environment without any kit variable (AWS_*, LANGFUSE_*, LITELLM_*, LLMOPS_*,
+DATABASE_URL...) plus their own settings, and LiteLLM reads no `.env` (the repository's is
+the user's; callbacks/proxy_entrypoint.py). Never run as a test:
+tests/unit/test_bench_smoke.py checks only its shape.
 """
 
 from __future__ import annotations
@@ -17,7 +21,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
 import secrets
 import subprocess
 import sys
@@ -35,7 +38,7 @@ import httpx
 
 from tests.fakes.bedrock.harness import RunningBedrock, running_bedrock
 from tests.fakes.langfuse.harness import LangfuseStandIn, running_langfuse
-from tests.integration.proxy_harness import RunningProxy, start_proxy
+from tests.integration.proxy_harness import RunningProxy, isolated_environment, start_proxy
 
 from . import report, table
 from .configs import Configuration, configurations
@@ -183,7 +186,7 @@ class Bench:
         """bench.callback_cpu in its own process, exporting to the Langfuse stand-in."""
         self.langfuse.reset()
         env = {
-            **os.environ,
+            **isolated_environment(),
             "LANGFUSE_HOST": self.langfuse.url,
             "LANGFUSE_PUBLIC_KEY": self.langfuse.public_key,
             "LANGFUSE_SECRET_KEY": self.langfuse.secret_key,

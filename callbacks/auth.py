@@ -24,10 +24,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import importlib.util
 import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from types import ModuleType
 from typing import Any, NamedTuple
 
 import yaml
@@ -221,9 +223,26 @@ class Authenticator:
         )
 
 
+def _sibling(name: str) -> ModuleType:
+    """A module beside this file: LiteLLM loads this one by path, without its package."""
+    spec = importlib.util.spec_from_file_location(
+        f"_llmops_auth_{name}", Path(__file__).resolve().with_name(f"{name}.py")
+    )
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {name}.py beside {__file__}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 _authenticator = Authenticator.from_environ(os.environ)
+_route_policy = _sibling("route_policy")
 
 
 async def user_api_key_auth(request: Any, api_key: str) -> UserAPIKeyAuth:
-    """LiteLLM's custom_auth hook: see the module docstring."""
-    return _authenticator.authenticate(api_key)
+    """LiteLLM's custom_auth hook: see the module docstring. Developer keys reach only the
+    routes callbacks/route_policy.py allows (403 elsewhere); the master key reaches all."""
+    caller = _authenticator.authenticate(api_key)
+    if caller.user_role != LitellmUserRoles.PROXY_ADMIN:
+        _route_policy.check_developer_route(request)
+    return caller

@@ -21,6 +21,21 @@ from pathlib import Path
 
 REFERENCE = re.compile(r"\$\{([A-Z][A-Z0-9_]*)\}")
 RUNTIME_DIR_VARIABLE = "LLMOPS_RUNTIME_DIR"
+# What LiteLLM is told besides the config. In its default DEV mode LiteLLM loads a `.env` on
+# its own, the first one found walking up from its install directory: with the kit's .venv
+# inside the repository, that is the user's `.env`, whose DATABASE_URL is Langfuse's. The
+# kit hands the proxy its settings itself (and benchmarks and tests their own), so LiteLLM
+# runs in PRODUCTION mode, which only turns that loading off. The API docs (`/`, `/redoc`,
+# `/openapi.json`) are served to anyone without a key: off (each can be set back).
+LITELLM_ENVIRONMENT = {
+    "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+    # LiteLLM would otherwise fetch its beta-flag map from GitHub at the first /v1/messages.
+    "LITELLM_LOCAL_ANTHROPIC_BETA_HEADERS": "True",
+    "LITELLM_MODE": "PRODUCTION",
+    "NO_DOCS": "True",
+    "NO_REDOC": "True",
+    "NO_OPENAPI": "True",
+}
 
 
 class UnsetVariableError(Exception):
@@ -83,9 +98,8 @@ def main(argv: list[str]) -> None:
         rendered = prepare_runtime_config(config, os.environ, runtime_dir)
     except UnsetVariableError as error:
         raise SystemExit(f"proxy_entrypoint: {error}") from None
-    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-    # LiteLLM would otherwise fetch its beta-flag map from GitHub at the first /v1/messages.
-    os.environ.setdefault("LITELLM_LOCAL_ANTHROPIC_BETA_HEADERS", "True")
+    for name, value in LITELLM_ENVIRONMENT.items():
+        os.environ.setdefault(name, value)
     command = [sys.executable, "-m", "litellm.proxy.proxy_cli", "--config", str(rendered), *rest]
     sys.stdout.flush()
     os.execv(sys.executable, command)

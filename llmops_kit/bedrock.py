@@ -11,12 +11,20 @@ Converse with maxTokens=1.
     ├── NoCredentials             the chain found nothing
     ├── CredentialsExpired        a temporary session token has expired
     ├── CredentialsRejected       AWS does not accept the key pair (wrong secret, unknown id)
+    ├── ClockSkewed               AWS refused the signature's time: this clock is > 5 min off
     └── AwsUnreachable            no answer from the endpoint
+
+A clock more than five minutes off makes AWS refuse every signature, in words that look like
+a wrong key (STS: `SignatureDoesNotMatch` "Signature expired: ..."; Bedrock:
+`InvalidSignatureException` with the same words; elsewhere `RequestExpired`,
+`RequestTimeTooSkewed`). Those are told apart first, and the refusal itself gives AWS's time.
 """
 
 from __future__ import annotations
 
+import calendar
 import email.utils
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -35,7 +43,16 @@ SKEW_WARN_SECONDS = 60
 SKEW_FAIL_SECONDS = 300
 PROBE_PROMPT = "Reply with one word."
 
-EXPIRED_CODES = frozenset({"ExpiredToken", "ExpiredTokenException", "RequestExpired"})
+EXPIRED_CODES = frozenset({"ExpiredToken", "ExpiredTokenException"})
+SKEW_CODES = frozenset({"RequestExpired", "RequestTimeTooSkewed"})
+# AWS's words for a signature whose time is off, whatever the error code around them.
+SKEW_WORDS = r"Signature expired|Signature not yet current|RequestTimeTooSkewed|RequestExpired"
+_SKEW_WORDS = re.compile(SKEW_WORDS, re.IGNORECASE)
+# "Signature expired: <signed> is now earlier than <limit> (<AWS's time> - 5 min.)"; the
+# "not yet current" form reads "... is still later than <limit> (<AWS's time> + 5 min.)".
+_SIGV4_TIMES = re.compile(
+    r"(\d{8}T\d{6}Z) is (?:now earlier|still later) than \d{8}T\d{6}Z \((\d{8}T\d{6}Z)"
+)
 REJECTED_CODES = frozenset(
     {
         "InvalidClientTokenId",
@@ -45,6 +62,7 @@ REJECTED_CODES = frozenset(
         "IncompleteSignature",
     }
 )
+CLOCK_FIX = "Synchronise this machine's clock: sudo timedatectl set-ntp true (or chronyc makestep)"
 CREDENTIALS_FIX = (
     "Set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary "
     "keys) in .env, or AWS_PROFILE=<profile> with `aws sso login --profile <profile>`."
@@ -61,6 +79,14 @@ class CredentialsExpired(BedrockError):
 
 class CredentialsRejected(BedrockError):
     """AWS rejected the signature or the access key id."""
+
+
+class ClockSkewed(BedrockError):
+    """AWS refused the request's time: this machine's clock is more than five minutes off."""
+
+    def __init__(self, message: str, *, fix: str, skew_seconds: float | None) -> None:
+        super().__init__(message, fix=fix)
+        self.skew_seconds = skew_seconds
 
 
 class AwsUnreachable(BedrockError):
@@ -140,9 +166,42 @@ def _error_code(error: ClientError) -> str:
     return str(error.response.get("Error", {}).get("Code", ""))
 
 
+def _sigv4_time(text: str) -> float:
+    return float(calendar.timegm(time.strptime(text, "%Y%m%dT%H%M%SZ")))
+
+
+def is_clock_skew(code: str, message: str) -> bool:
+    """True when AWS refused a request for its time, not for its key."""
+    return code in SKEW_CODES or bool(_SKEW_WORDS.search(message))
+
+
+def refusal_skew(error: ClientError, received_at: float) -> float | None:
+    """Seconds AWS's clock is ahead of ours, from a refusal: the times in its message, else
+    its Date header; None when it carries neither."""
+    message = str(error.response.get("Error", {}).get("Message", ""))
+    times = _SIGV4_TIMES.search(message)
+    if times:
+        return _sigv4_time(times.group(2)) - _sigv4_time(times.group(1))
+    headers = error.response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
+    return clock_skew(headers, received_at)
+
+
+def skew_text(skew: float) -> str:
+    return f"this clock is {abs(skew):.0f} s {'behind' if skew > 0 else 'ahead of'} AWS"
+
+
 def _raise_for_credentials(error: ClientError, service: str) -> None:
     code = _error_code(error)
     message = str(error.response.get("Error", {}).get("Message", ""))
+    if is_clock_skew(code, message):
+        skew = refusal_skew(error, time.time())
+        shown = skew_text(skew) if skew is not None else "this clock is more than 5 min off"
+        raise ClockSkewed(
+            f"{service} refused the request's time ({code}: {message}): {shown}; the "
+            "credentials were not checked",
+            fix=CLOCK_FIX,
+            skew_seconds=skew,
+        )
     if code in EXPIRED_CODES:
         raise CredentialsExpired(
             f"the AWS session token has expired ({service} answered {code})",

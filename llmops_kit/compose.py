@@ -24,13 +24,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import ComposeError, DockerError
+from .errors import ComposeError, ConfigError, DockerError
 from .settings import BY_NAME, REPO_ROOT, Settings, mask
 
 COMPOSE_FILES = (REPO_ROOT / "compose" / "langfuse.yml", REPO_ROOT / "compose" / "litellm.yml")
 EXTRA_FILES_VARIABLE = "LLMOPS_EXTRA_COMPOSE_FILES"
 PROXY_SERVICE = "litellm"
 PROXY_CONFIG_VARIABLE = "LLMOPS_LITELLM_CONFIG"
+KEYS_FILE_VARIABLE = "LLMOPS_KEYS_FILE"
+# Not settings: derived from LLMOPS_KEYS_FILE for compose/litellm.yml on every compose call.
+KEYS_DIR_VARIABLE = "LLMOPS_KEYS_DIR"
+KEYS_NAME_VARIABLE = "LLMOPS_KEYS_NAME"
 # Shorter values are not real secrets; replacing them would garble the output.
 MIN_SECRET_LENGTH = 4
 # A failed streamed command reports its last lines as its stderr.
@@ -224,6 +228,30 @@ def secret_values(settings: Mapping[str, str]) -> list[str]:
     return sorted(values, key=len, reverse=True)
 
 
+def keys_mount(settings: Settings) -> dict[str, str]:
+    """The directory holding the keys file and the file's name, for the proxy's mount.
+
+    The proxy container mounts the directory, not the file: editors and `mv` save by writing
+    a new file and renaming it, and a single-file bind mount keeps the old inode, so a revoked
+    key would stay valid until a restart. Compose cannot split a path, so the kit does. The
+    whole directory becomes visible to the proxy: the repository root or the folder of `.env`
+    would hand it every secret, so those are refused.
+    """
+    name = settings.get(KEYS_FILE_VARIABLE, "")
+    if not name:
+        return {KEYS_DIR_VARIABLE: "", KEYS_NAME_VARIABLE: ""}
+    path = (settings.root / name).resolve()
+    if path.parent in (REPO_ROOT.resolve(), settings.root.resolve()):
+        raise ConfigError(
+            f"{KEYS_FILE_VARIABLE}={name} sits beside .env: the proxy container mounts the "
+            "keys file's whole folder (so that edits reach it) and would see .env too",
+            fix=f"Move it into a folder of its own: mkdir -p {settings.root}/keys && mv "
+            f"{path} {settings.root}/keys/ && set {KEYS_FILE_VARIABLE}=keys/{path.name} in "
+            f"{settings.env_path}",
+        )
+    return {KEYS_DIR_VARIABLE: str(path.parent), KEYS_NAME_VARIABLE: path.name}
+
+
 class ComposeProject:
     """The kit's compose project; `on_output` receives the progress lines of changing verbs."""
 
@@ -309,9 +337,9 @@ class ComposeProject:
         """The process environment with the resolved settings on top.
 
         Compose then interpolates exactly the values `settings.load()` resolved, derived
-        ones included, whatever the `.env` file leaves empty.
+        ones included, whatever the `.env` file leaves empty, and the keys file's folder.
         """
-        return {**os.environ, **self.settings}
+        return {**os.environ, **self.settings, **keys_mount(self.settings)}
 
     def redact(self, text: str) -> str:
         for secret in self._secrets:

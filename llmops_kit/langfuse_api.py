@@ -66,6 +66,7 @@ class Observation:
     usage: Mapping[str, int] = field(default_factory=dict)
     cost: Mapping[str, float] = field(default_factory=dict)
     total_cost: float | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
 
 
 # Field groups of /api/public/v2/observations: everything the checks read, no input/output.
@@ -139,14 +140,19 @@ class LangfuseClient:
         *,
         trace_id: str | None = None,
         session_id: str | None = None,
+        since: datetime | None = None,
+        with_metadata: bool = False,
         limit: int = 100,
     ) -> list[Observation]:
-        """Observations of one trace or one session, newest first as Langfuse returns them."""
+        """Observations of one trace, one session or since a time (all three optional), newest
+        first as Langfuse returns them; `with_metadata` adds their (trace) metadata."""
+        fields = OBSERVATION_FIELDS + (",metadata" if with_metadata else "")
         response = self._call(
             lambda: self._api.observations.get_many(
-                fields=OBSERVATION_FIELDS,
+                fields=fields,
                 trace_id=trace_id,
                 session_id=session_id,
+                from_start_time=since,
                 limit=limit,
                 request_options=_NO_RETRIES,
             )
@@ -198,4 +204,5 @@ def _observation(item: Any) -> Observation:
         usage=dict(item.usage_details or {}),
         cost=dict(item.cost_details or {}),
         total_cost=item.total_cost,
+        metadata=dict(item.metadata or {}),
     )

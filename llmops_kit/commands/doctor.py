@@ -7,12 +7,14 @@ in flight, a quoted value), not something broken, and scripts need 0 for a worki
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 from rich.text import Text
 
 from .. import console
 from ..doctor import DoctorContext, DoctorOptions, Finding, Status, exit_code, run_checks
+from ..doctor.containers import native_proxy_only
 from ..doctor.report import as_json, finding_lines, summary_line
 
 STYLES = {Status.OK: "green", Status.WARN: "yellow", Status.FAIL: "bold red", Status.SKIP: "dim"}
@@ -32,8 +34,17 @@ def run(
     options = DoctorOptions(
         env_path=env_file, config_path=config, native=native, bedrock_calls=bedrock_calls
     )
-    mode = "native" if native else "docker"
     ctx = DoctorContext(options)
+    if not native and native_proxy_only(ctx):
+        console.info(
+            f"doctor: no Docker stack {ctx.settings['COMPOSE_PROJECT_NAME']!r} exists, but a "
+            f"proxy answers on {ctx.proxy_url}: checking it as a native proxy (--native)"
+        )
+        ctx.close()
+        native = True
+        options = replace(options, native=True)
+        ctx = DoctorContext(options)
+    mode = "native" if native else "docker"
     try:
         if as_json_output:
             findings = run_checks(ctx)

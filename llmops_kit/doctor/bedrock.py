@@ -26,7 +26,6 @@ SOURCES = {
     "iam-role": "the instance role",
     "container-role": "the container role",
 }
-CLOCK_FIX = "Synchronise this machine's clock: sudo timedatectl set-ntp true (or chronyc makestep)"
 
 
 def session(ctx: DoctorContext) -> boto3.Session:
@@ -62,7 +61,8 @@ def credentials(ctx: DoctorContext, result: Verdicts) -> Finding:
     "bedrock.identity",
     summary="AWS STS `GetCallerIdentity` accepts the credentials",
     remedy="copy AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY from the same access key, or "
-    "refresh temporary credentials",
+    "refresh temporary credentials; `Signature expired` is the clock, not the key (see "
+    "bedrock.clock_skew)",
     requires=("bedrock.credentials",),
 )
 def caller(ctx: DoctorContext, result: Verdicts) -> Finding:
@@ -70,6 +70,11 @@ def caller(ctx: DoctorContext, result: Verdicts) -> Finding:
         who = identity(ctx)
     except bedrock.CredentialsExpired:
         return result.skip("the session token has expired (see bedrock.session_token)")
+    except bedrock.ClockSkewed:
+        return result.skip(
+            "AWS refused the request's time, so the credentials were not checked "
+            "(see bedrock.clock_skew)"
+        )
     except KitError as error:
         return result.fail(error.message, error.fix or bedrock.CREDENTIALS_FIX)
     return result.ok(f"account {who.account} as {who.arn}")
@@ -118,23 +123,27 @@ def region(ctx: DoctorContext, result: Verdicts) -> Finding:
 
 @group.check(
     "bedrock.clock_skew",
-    summary="this machine's clock is within a minute of AWS's (SigV4 rejects requests "
-    "signed more than 5 minutes off)",
-    remedy="synchronise the clock: `sudo timedatectl set-ntp true`",
-    requires=("bedrock.identity",),
+    summary="this machine's clock is within a minute of AWS's, from STS's `Date` header or "
+    "from AWS's refusal itself: SigV4 rejects requests signed more than 5 minutes off, as "
+    '`SignatureDoesNotMatch`/`InvalidSignatureException` "Signature expired", '
+    "`RequestExpired` or `RequestTimeTooSkewed` (a clock fault that looks like a wrong key)",
+    remedy="synchronise the clock: `sudo timedatectl set-ntp true`; the AWS keys are fine",
+    requires=("bedrock.credentials",),
 )
 def clock_skew(ctx: DoctorContext, result: Verdicts) -> Finding:
     try:
         skew = identity(ctx).clock_skew_seconds
+    except bedrock.ClockSkewed as refused:
+        return result.fail(refused.message, bedrock.CLOCK_FIX)
     except KitError as error:
         return result.skip(f"STS did not answer ({error.message})")
     if skew is None:
         return result.skip("STS's answer carried no Date header to compare with")
-    shown = f"this clock is {abs(skew):.0f} s {'behind' if skew > 0 else 'ahead of'} AWS"
+    shown = bedrock.skew_text(skew)
     if abs(skew) >= bedrock.SKEW_FAIL_SECONDS:
-        return result.fail(f"{shown}: AWS rejects every signed request", CLOCK_FIX)
+        return result.fail(f"{shown}: AWS rejects every signed request", bedrock.CLOCK_FIX)
     if abs(skew) >= bedrock.SKEW_WARN_SECONDS:
-        return result.warn(shown, CLOCK_FIX)
+        return result.warn(shown, bedrock.CLOCK_FIX)
     return result.ok(f"clock within {abs(skew):.0f} s of AWS")
 
 
@@ -143,7 +152,8 @@ def clock_skew(ctx: DoctorContext, result: Verdicts) -> Finding:
     summary="each configured model answers the smallest possible call (Converse, "
     "maxTokens=1); skipped with `--no-bedrock-calls`",
     remedy="grant model access in the Bedrock console (Model access) for the region and allow "
-    "bedrock:InvokeModel* in IAM; a signature error means a wrong AWS_SECRET_ACCESS_KEY",
+    "bedrock:InvokeModel* in IAM; a signature error means a wrong AWS_SECRET_ACCESS_KEY "
+    '("Signature expired": the clock, see bedrock.clock_skew)',
     requires=("bedrock.credentials", "bedrock.region", "litellm.config"),
 )
 def model_access(ctx: DoctorContext, result: Verdicts) -> Finding:

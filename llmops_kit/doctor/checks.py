@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from . import (
+    access,
     bedrock,
     callback,
     containers,
@@ -28,6 +29,7 @@ GROUPS: tuple[CheckGroup, ...] = (
     langfuse.group,
     callback.group,
     litellm.group,
+    access.group,
     models.group,
     bedrock.group,
     host.group,

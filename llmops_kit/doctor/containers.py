@@ -11,6 +11,8 @@ import subprocess
 from collections.abc import Mapping
 from typing import Any
 
+import httpx
+
 from ..compose import ContainerState
 from ..errors import DockerError, KitError
 from ..preflight import check_engine, probe_engine
@@ -35,6 +37,21 @@ def containers(ctx: DoctorContext) -> dict[str, ContainerState]:
         return {c.service: c for c in ctx.project.ps()}
 
     return ctx.remember("containers", probe)
+
+
+def native_proxy_only(ctx: DoctorContext) -> bool:
+    """True when the compose project has no container (or Docker is absent) while a proxy
+    answers on LITELLM_PORT: a native proxy (`manage_langfuse.py proxy`), which the container
+    checks would report as a stack that is down."""
+    try:
+        if containers(ctx):
+            return False
+    except KitError:
+        pass  # no engine or no compose: no stack either
+    try:
+        return ctx.http.get(f"{ctx.proxy_url}/health/liveliness").status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 def inspected(ctx: DoctorContext) -> dict[str, Mapping[str, Any]]:

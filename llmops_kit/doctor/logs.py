@@ -10,6 +10,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
+from ..bedrock import CLOCK_FIX, SKEW_WORDS
 from ..compose import PROXY_SERVICE
 from ..errors import KitError
 from .context import LANGFUSE_WEB_SERVICE, LANGFUSE_WORKER_SERVICE, DoctorContext
@@ -65,9 +66,18 @@ SIGNATURES: tuple[Signature, ...] = (
         "then `python manage_langfuse.py update-config`",
     ),
     _signature(
+        "clock skew",
+        SKEW_WORDS,
+        (PROXY_SERVICE,),
+        "AWS refused the proxy's signatures for their time: this machine's clock is more "
+        "than 5 minutes off (the keys are fine)",
+        CLOCK_FIX,
+    ),
+    _signature(
         "signature rejected",
-        r"InvalidSignatureException|UnrecognizedClientException|signature we calculated "
-        r"does not match|security token included in the request is invalid",
+        rf"^(?!.*({SKEW_WORDS}))"
+        r".*(InvalidSignatureException|UnrecognizedClientException|signature we calculated "
+        r"does not match|security token included in the request is invalid)",
         (PROXY_SERVICE,),
         "AWS rejected the proxy's credentials",
         "copy AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY from the same access key into .env, "
@@ -167,9 +177,9 @@ def scan(lines: list[str]) -> dict[Signature, tuple[int, str]]:
 @group.check(
     "logs.signatures",
     summary="the last 10 minutes of the proxy's and Langfuse's logs hold no known error "
-    "(AccessDeniedException, ExpiredToken, rejected signatures, import errors, a callback that "
-    "cannot start, 'Invalid public key', ClickHouse/Redis/Postgres/S3 connection errors, "
-    "throttling, ProxyException)",
+    "(AccessDeniedException, ExpiredToken, clock skew, rejected signatures, import errors, "
+    "a callback that cannot start, 'Invalid public key', ClickHouse/Redis/Postgres/S3 "
+    "connection errors, throttling, ProxyException)",
     remedy="each match names its meaning and fix; `python manage_langfuse.py logs SERVICE` "
     "shows the context",
     docker_only=True,

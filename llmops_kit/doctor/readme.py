@@ -22,7 +22,9 @@ INTRO = (
     "It exits 0 when nothing failed (WARN and SKIP included) and 1 on any FAIL; `--json` "
     "gives the same findings to scripts, `--no-bedrock-calls` skips the one check that calls "
     "models (Converse with maxTokens=1 per model: the only one that costs money), `--native` "
-    "checks the native proxy (`manage_langfuse.py proxy`) and skips what needs containers. "
+    "checks the native proxy (`manage_langfuse.py proxy`) and skips what needs containers "
+    "(chosen by itself, and said in one line, when no container of the stack exists but a "
+    "proxy answers on LITELLM_PORT). "
     "This table is generated from doctor's own list of checks."
 )
 

@@ -6,9 +6,11 @@
 The proxy gets the repository's litellm_config.yml, re-written into the test's folder with
 only the `litellm_settings.callbacks` list changed (`callbacks=`), so tests run the real
 routes, retry policy and fallbacks. The environment is the developer's without any AWS_*,
-LANGFUSE_*, LITELLM_* or LLMOPS_* variable, plus what the test gives: the stand-in's URL and
-key pair, a fresh master key, the keys file; `.env` holds the profile prefix and region, so
-both sources are exercised. Starting takes 5-15 s of CPU: share one proxy per module.
+LANGFUSE_*, LITELLM_* or LLMOPS_* variable or other kit setting (DATABASE_URL...), and
+LiteLLM reads no `.env` of its own (callbacks/proxy_entrypoint.py), plus what the test
+gives: the stand-in's URL and key pair, a fresh master key, the keys file; `.env` holds the
+profile prefix and region, so both sources are exercised. Starting takes 5-15 s of CPU:
+share one proxy per module.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from pathlib import Path
 import httpx
 import yaml
 
+from llmops_kit.settings import BY_NAME
 from tests.fakes.bedrock.harness import RunningBedrock
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -80,11 +83,20 @@ def write_keys_file(path: Path, entries: Sequence[Mapping[str, str]]) -> Path:
     return path
 
 
+def isolated_environment() -> dict[str, str]:
+    """The developer's environment without any variable the kit or the proxy reads."""
+    return {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(_ISOLATED_PREFIXES) and k not in BY_NAME
+    }
+
+
 def proxy_environment(
     bedrock: RunningBedrock, work_dir: Path, master_key: str, overrides: Mapping[str, str]
 ) -> dict[str, str]:
     """The developer's environment minus the kit's variables, plus the test's."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(_ISOLATED_PREFIXES)}
+    env = isolated_environment()
     env.update(
         {
             "AWS_BEDROCK_RUNTIME_ENDPOINT": bedrock.url,

@@ -152,15 +152,18 @@ def assert_fails(finding: Finding, cause: str, fix: str) -> None:
     assert fix in finding.fix, finding
 
 
+@pytest.mark.parametrize("mode", ["--native", "no mode given"])
 def test_a_healthy_native_setup_gives_exit_0_with_container_checks_skipped(
-    setup: NativeSetup, env_path: Path
+    setup: NativeSetup, env_path: Path, mode: str
 ) -> None:
+    # Without --native and without any container of the stack, doctor finds the proxy
+    # answering on LITELLM_PORT and checks it as the native proxy it is.
     done = subprocess.run(
         [
             sys.executable,
             "manage_langfuse.py",
             "doctor",
-            "--native",
+            *([mode] if mode.startswith("--") else []),
             "--json",
             "--env-file",
             str(env_path),
@@ -184,6 +187,8 @@ def test_a_healthy_native_setup_gives_exit_0_with_container_checks_skipped(
     assert all(f["status"] == "SKIP" and "native proxy" in f["message"] for f in containers)
     for secret in (setup.proxy.master_key, setup.langfuse.secret_key):
         assert secret not in done.stdout + done.stderr
+    if mode == "no mode given":
+        assert "checking it as a native proxy (--native)" in done.stderr
 
 
 def test_wrong_langfuse_keys_fail_and_the_project_keys_fix_it(

@@ -7,6 +7,7 @@ module. Only the shape is checked, never a figure: timings on a shared machine p
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -34,9 +35,17 @@ class QuickRun:
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory: pytest.TempPathFactory) -> QuickRun:
     out = tmp_path_factory.mktemp("bench") / "report.json"
+    # A user's shell after `start`: kit variables the benchmark's own proxies must not take
+    # (a DATABASE_URL sent LiteLLM looking for prisma, and the run failed at once).
+    users_shell = {
+        **os.environ,
+        "DATABASE_URL": "postgresql://postgres:secret@postgres:5432/postgres",
+        "LITELLM_MASTER_KEY": "sk-the-users-own-master-key-0123456789",
+    }
     done = subprocess.run(
         [sys.executable, "-m", "bench.run", "--quick", "--configs", "a", "--out", str(out)],
         cwd=REPO_ROOT,
+        env=users_shell,
         capture_output=True,
         text=True,
         timeout=RUN_TIMEOUT_S,

@@ -22,6 +22,8 @@ import pytest
 import yaml
 
 from llmops_kit import settings
+from llmops_kit.compose import keys_mount
+from llmops_kit.errors import ConfigError
 from tests.e2e.engine import compose_binary
 
 REPO = settings.REPO_ROOT
@@ -33,17 +35,20 @@ REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)[^}]*\}")
 LITERAL_ENTRY = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=(.*)", re.DOTALL)
 PINNED_TAG = re.compile(r":v?\d+(\.\d+)+$")
 PINNED_DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
-# Compose itself supplies HOME (the default ~/.aws); every other name must be a kit setting.
-NOT_SETTINGS = {"HOME"}
+# Compose itself supplies HOME (the default ~/.aws), the kit derives the keys file's folder
+# and name (llmops_kit.compose.keys_mount); every other name must be a kit setting.
+NOT_SETTINGS = {"HOME", "LLMOPS_KEYS_DIR", "LLMOPS_KEYS_NAME"}
 
 
 def compose_config(env_file: Path, *files: Path) -> subprocess.CompletedProcess[str]:
-    """`docker compose config --format json`, seeing only PATH and HOME of our environment."""
+    """`docker compose config --format json`, seeing only PATH and HOME of our environment
+    and what the kit derives for compose (ComposeProject.environment)."""
     argv = [str(compose_binary()), "-p", "llmops-unit", "--project-directory", str(REPO)]
     argv += ["--env-file", str(env_file)]
     for path in files or PRODUCTION_FILES:
         argv += ["-f", str(path)]
     environ = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/root")}
+    environ |= keys_mount(settings.load(env_file, {}, validate=False))
     return subprocess.run(
         [*argv, "config", "--format", "json"],
         capture_output=True,
@@ -139,7 +144,8 @@ def test_compose_resolves_each_setting_as_the_settings_module_does(
     env_file = write_env(tmp_path / ".env")
     if shape == "secrets only":
         secrets_only_env(env_file)
-    resolved = settings.load(env_file, environ={})
+    loaded = settings.load(env_file, environ={})
+    resolved = {**loaded, **keys_mount(loaded)}
     services = resolved_services(env_file)
 
     mismatches = {}
@@ -336,3 +342,39 @@ def test_testbed_overlay_changes_only_images_entrypoints_commands_and_mounts(
     for name, service in production.items():
         assert kept(testbed[name]) == kept(service), name
         assert targets(service) <= targets(testbed[name]), name
+
+
+def test_proxy_mounts_the_keys_file_s_folder_read_only_so_replacing_the_file_reaches_it(
+    tmp_path: Path,
+) -> None:
+    keys = tmp_path / "keys" / "developers.yml"
+    keys.parent.mkdir()
+    keys.write_text("[]\n")
+    env_file = write_env(tmp_path / ".env", LLMOPS_KEYS_FILE="keys/developers.yml")
+
+    litellm = resolved_services(env_file)["litellm"]
+    mounts = {volume["target"]: volume for volume in litellm["volumes"]}
+
+    assert mounts["/app/keys"]["source"] == str(keys.parent)
+    assert mounts["/app/keys"]["read_only"] is True
+    assert litellm["environment"]["LLMOPS_KEYS_FILE"] == "/app/keys/developers.yml"
+
+
+def test_without_a_keys_file_the_proxy_gets_none(generated_env: Path) -> None:
+    litellm = resolved_services(generated_env)["litellm"]
+    mounts = {volume["target"]: volume["source"] for volume in litellm["volumes"]}
+
+    assert mounts["/app/keys"] == "/dev/null"
+    assert litellm["environment"]["LLMOPS_KEYS_FILE"] == ""
+
+
+def test_a_keys_file_beside_env_is_refused_since_its_folder_would_be_mounted(
+    tmp_path: Path,
+) -> None:
+    env_file = write_env(tmp_path / ".env", LLMOPS_KEYS_FILE="keys.yml")
+
+    with pytest.raises(ConfigError) as refused:
+        keys_mount(settings.load(env_file, {}))
+
+    assert "mkdir -p" in refused.value.fix
+    assert "LLMOPS_KEYS_FILE=keys/keys.yml" in refused.value.fix

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 import yaml
 
 from llmops_kit import bedrock
-from llmops_kit.doctor import Status
+from llmops_kit.doctor import CHECKS, Status, run_checks
 from tests.fakes.bedrock.harness import RunningBedrock, running_bedrock
 from tests.fakes.sts import running_moto_sts, scripted_sts
 from tests.unit.doctor.conftest import REPO_ROOT, ContextFactory, run_check, set_line
@@ -150,6 +154,99 @@ def test_a_clock_ten_minutes_off_fails(
     assert finding.status is Status.FAIL
     assert "behind AWS" in finding.message
     assert "timedatectl set-ntp true" in finding.fix
+
+
+@pytest.mark.parametrize(
+    ("skew_error", "offset_s", "direction"),
+    [
+        ("SignatureDoesNotMatch", 600, "behind AWS"),  # "Signature expired: ..."
+        ("SignatureDoesNotMatch", -600, "ahead of AWS"),  # "Signature not yet current: ..."
+        ("RequestExpired", 600, "behind AWS"),
+        ("RequestTimeTooSkewed", -900, "ahead of AWS"),
+    ],
+)
+def test_aws_refusing_the_signature_s_time_is_the_clock_not_the_key(
+    aws_env: RunningBedrock,
+    make_context: ContextFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    skew_error: str,
+    offset_s: float,
+    direction: str,
+) -> None:
+    checks = [c for c in CHECKS if c.id.startswith(("bedrock.credentials", "bedrock.identity"))]
+    checks += [c for c in CHECKS if c.id == "bedrock.clock_skew"]
+    with scripted_sts(clock_offset_s=offset_s, skew_error=skew_error) as url:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_STS", url)
+        findings = {f.id: f for f in run_checks(make_context(native=True), checks)}
+
+    identity, clock = findings["bedrock.identity"], findings["bedrock.clock_skew"]
+    assert identity.status is Status.SKIP
+    assert "AWS_SECRET_ACCESS_KEY" not in identity.message + identity.fix
+    assert clock.status is Status.FAIL
+    assert skew_error in clock.message
+    assert direction in clock.message
+    assert "timedatectl set-ntp true" in clock.fix
+
+
+def test_a_clock_two_minutes_off_is_a_warning_read_from_sts_s_date(
+    aws_env: RunningBedrock, make_context: ContextFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with scripted_sts(clock_offset_s=120) as url:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_STS", url)
+        ctx = make_context(native=True)
+        identity, clock = run_check(ctx, "bedrock.identity"), run_check(ctx, "bedrock.clock_skew")
+
+    assert identity.status is Status.OK
+    assert clock.status is Status.WARN
+    assert "behind AWS" in clock.message
+
+
+@contextmanager
+def _bedrock_refusing_the_time() -> Iterator[str]:
+    """Bedrock Runtime's answer to a request signed 10 minutes ago (restJson protocol)."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            body = json.dumps(
+                {
+                    "message": "Signature expired: 20261206T101500Z is now earlier than "
+                    "20261206T102000Z (20261206T102500Z - 5 min.)"
+                }
+            ).encode()
+            self.send_response(403)
+            self.send_header("x-amzn-ErrorType", "InvalidSignatureException")
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def test_bedrock_s_signature_expired_is_the_clock_with_aws_s_time_from_the_message(
+    env_path: Path, aws_env: RunningBedrock, make_context: ContextFactory
+) -> None:
+    with _bedrock_refusing_the_time() as url:
+        set_line(env_path, "AWS_BEDROCK_RUNTIME_ENDPOINT", url)
+        finding = run_check(make_context(native=True), "bedrock.model_access")
+
+    assert finding.status is Status.FAIL
+    assert "InvalidSignatureException" in finding.message
+    assert "this clock is 600 s behind AWS" in finding.message
+    assert "timedatectl set-ntp true" in finding.fix
+    assert "AWS_SECRET_ACCESS_KEY" not in finding.fix
 
 
 def test_a_profile_prefix_that_does_not_fit_the_region_fails_with_the_right_one(

@@ -43,3 +43,27 @@ def test_proxy_exceptions_alone_only_warn() -> None:
 
 def test_healthy_logs_match_nothing() -> None:
     assert scan(LINES[:1]) == {}
+
+
+def test_a_signature_refused_for_its_time_is_the_clock_not_the_key() -> None:
+    line = (
+        "litellm-1  | litellm.exceptions.AuthenticationError: BedrockException - "
+        '{"message":"Signature expired: 20261206T101500Z is now earlier than 20261206T102000Z '
+        '(20261206T102500Z - 5 min.)"} InvalidSignatureException'
+    )
+
+    (signature,) = scan([line])
+
+    assert signature.name == "clock skew"
+    assert "timedatectl" in signature.fix
+
+
+def test_a_wrong_secret_is_still_a_rejected_signature() -> None:
+    line = (
+        "litellm-1  | BedrockException - InvalidSignatureException: The request signature we "
+        "calculated does not match the signature you provided."
+    )
+
+    (signature,) = scan([line])
+
+    assert signature.name == "signature rejected"

@@ -22,6 +22,7 @@ ID_PREFIXES = {
     "callback": "callback.",
     "litellm": "litellm.",
     "models": "models.",
+    "access": "access.",
     "bedrock": "bedrock.",
     "host": "host.",
     "logs": "logs.",
