@@ -7,6 +7,7 @@ first byte; the output names files and Secrets, never a value.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Annotated
 
@@ -21,6 +22,8 @@ app = typer.Typer(
 )
 
 DEFAULT_OUT = settings.REPO_ROOT / "k8s"
+# What Kubernetes accepts as a namespace name (an RFC 1123 label).
+NAMESPACE_PATTERN = r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?"
 
 
 @app.command("helm")
@@ -46,6 +49,12 @@ def helm(
 
 @reports_errors
 def run(env_file: Path, out: Path, namespace: str = helm_charts.NAMESPACE) -> int:
+    if not re.fullmatch(NAMESPACE_PATTERN, namespace):
+        console.abort(
+            f"{namespace!r} is not a Kubernetes namespace name",
+            console.EXIT_USAGE,
+            fix="Use up to 63 lowercase letters, digits and '-', starting and ending alphanumeric.",
+        )
     if not env_file.is_file():
         console.abort(
             f"{env_file} does not exist: the Secrets are made from its values",

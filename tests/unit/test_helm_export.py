@@ -472,6 +472,31 @@ def test_export_without_env_file_says_to_run_init(
     assert not (tmp_path / "k8s").exists()
 
 
+def test_export_refuses_a_namespace_kubernetes_would_refuse(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kit = make_kit(tmp_path, monkeypatch)
+    kit.run("init")
+
+    outcome = kit.run("export", "helm", "--out", str(tmp_path / "k8s"), "--namespace", "LLM_ops")
+
+    assert outcome.code == 2
+    assert "not a Kubernetes namespace name" in outcome.stderr
+    assert not (tmp_path / "k8s").exists()
+
+
+def test_export_writes_the_namespace_into_every_manifest(production: Exported) -> None:
+    other = helm_export.build(production.values, "team-a")
+    namespaces = {
+        doc["metadata"]["namespace"]
+        for name in helm_export.MANIFESTS
+        for doc in documents(other.files[name])
+    }
+
+    assert namespaces == {"team-a"}
+    assert "-n team-a" in helm_export.install_commands(Path("k8s"), "team-a")[-1]
+
+
 # -- the pieces
 
 
@@ -510,3 +535,21 @@ def test_a_required_secret_is_marked_secret_in_the_environment(production: Expor
 @pytest.mark.parametrize(("cap", "size"), [("512", "1Gi"), ("2048", "4Gi"), ("100", "1Gi")])
 def test_the_spool_claim_has_room_for_twice_the_cap(cap: str, size: str) -> None:
     assert helm_litellm.spool_claim_size({"LLMOPS_SPOOL_MAX_MB": cap}) == size
+
+
+def test_the_configmap_skips_caches_and_refuses_colliding_names(tmp_path: Path) -> None:
+    config = tmp_path / "litellm_config.yml"
+    config.write_text("model_list: []\n")
+    callbacks = tmp_path / "callbacks"
+    (callbacks / "__pycache__").mkdir(parents=True)
+    (callbacks / "__pycache__" / "hook.cpython-311.pyc").write_bytes(b"\x00")
+    (callbacks / "hook.py").write_text("x = 1\n")
+
+    files = helm_litellm.config_files(config, callbacks)
+
+    assert files.callback_items == ({"key": "callbacks.hook.py", "path": "hook.py"},)
+    (callbacks / "a").mkdir()
+    (callbacks / "a" / "b.py").write_text("")
+    (callbacks / "a.b.py").write_text("")
+    with pytest.raises(ConfigError, match="one ConfigMap key"):
+        helm_litellm.config_files(config, callbacks)
