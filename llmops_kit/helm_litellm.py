@@ -10,7 +10,8 @@ pod, so a rollout, an eviction or a node drain would delete undelivered traces. 
 Deployment and has no volumeClaimTemplates, so a claim cannot be per pod; two proxies must not
 share one SQLite spool across pods either. Hence one replica and the Recreate strategy (the old
 pod lets go of the claim before the new one mounts it). The chart's migration Job is off: it
-mounts the same volumes, and the proxy updates its own schema at start, as in compose.
+mounts the same volumes, and the proxy updates its own schema at start, as in compose; so
+is the optional worker Deployment of newer chart sources, for the same reason.
 """
 
 from __future__ import annotations
@@ -191,6 +192,9 @@ def values_file(
         "proxyConfigMap": {"create": False, "name": charts.LITELLM_CONFIGMAP, "key": CONFIG_KEY},
         "db": {"useExisting": False, "deployStandalone": False},
         "migrationJob": {"enabled": False},
+        # Newer chart sources can add a second Deployment (background jobs) with the same
+        # volumes; it would mount the spool claim too. Off, as it is by default.
+        "worker": {"enabled": False},
         "volumes": _volumes(files),
         "volumeMounts": _volume_mounts(paths),
     }

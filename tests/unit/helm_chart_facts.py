@@ -7,8 +7,8 @@ each chart's values.yaml and templates with the search tool (no chart code is ke
   values.yaml, templates/_helpers.tpl, templates/validations.yaml, templates/web/*.yaml,
   templates/worker/deployment.yaml, examples/minimal-installation.
 - BerriAI/litellm, litellm-helm (helm/litellm-helm; deploy/charts/litellm-helm before the move):
-  values.yaml (commit 41d0edf), templates/deployment.yaml (f77c13e), configmap-litellm.yaml,
-  secret-masterkey.yaml, migrations-job.yaml. The exact source of the published 1.106.2 chart
+  values.yaml (commit 41d0edf), templates/deployment.yaml (f77c13e), _deployment.tpl (2ad9e53,
+  the newest), configmap-litellm.yaml, secret-masterkey.yaml, migrations-job.yaml. The exact source of the published 1.106.2 chart
   was not in the index; every key below is in both that version and the older 1.80-era one.
 
 Each entry: a dotted path and the type its template expects. `ENV_LIST` marks a list of
@@ -123,6 +123,9 @@ LITELLM_KEYS: dict[str, object] = {
     "db.deployStandalone": bool,
     # The migration Job mounts .Values.volumes as well (and would mount the spool claim).
     "migrationJob.enabled": bool,
+    # Newest stored source only (templates/_deployment.tpl, worker-deployment.yaml): a second
+    # Deployment with the same pod spec and volumes. Unknown to older charts, which ignore it.
+    "worker.enabled": bool,
     "volumes": VOLUMES,
     "volumeMounts": MOUNTS,
 }

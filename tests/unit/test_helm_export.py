@@ -304,6 +304,7 @@ def test_the_litellm_values_fit_its_deployment(production: Exported) -> None:
     assert values["replicaCount"] == 1
     assert values["strategy"] == {"type": "Recreate"}
     assert values["migrationJob"]["enabled"] is False
+    assert values["worker"]["enabled"] is False
     assert values["proxyConfigMap"]["create"] is False
     assert facts.LITELLM_CONFIG_MOUNT not in {m["mountPath"] for m in values["volumeMounts"]}
 
