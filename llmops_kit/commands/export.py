@@ -42,8 +42,10 @@ def helm(
         ),
     ] = settings.REPO_ROOT / settings.ENV_FILE_NAME,
 ) -> None:
-    """Write values for the official Langfuse and LiteLLM Helm charts, plus their Secrets,
-    the proxy's ConfigMap and spool claim, from the same settings compose uses."""
+    """Write Helm values for Langfuse and LiteLLM, their Secrets, ConfigMap and spool claim.
+
+    From the same .env and compose files `start` uses; see the README's Kubernetes section.
+    """
     raise typer.Exit(run(env_file, out, namespace))
 
 

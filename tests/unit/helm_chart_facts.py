@@ -8,8 +8,9 @@ each chart's values.yaml and templates with the search tool (no chart code is ke
   templates/worker/deployment.yaml, examples/minimal-installation.
 - BerriAI/litellm, litellm-helm (helm/litellm-helm; deploy/charts/litellm-helm before the move):
   values.yaml (commit 41d0edf), templates/deployment.yaml (f77c13e), _deployment.tpl (2ad9e53,
-  the newest), configmap-litellm.yaml, secret-masterkey.yaml, migrations-job.yaml. The exact source of the published 1.106.2 chart
-  was not in the index; every key below is in both that version and the older 1.80-era one.
+  the newest), configmap-litellm.yaml, secret-masterkey.yaml, migrations-job.yaml. The exact
+  source of the published 1.106.2 chart was not in the index; every key below but
+  worker.enabled is in both the newest source and the older 1.80-era one.
 
 Each entry: a dotted path and the type its template expects. `ENV_LIST` marks a list of
 Kubernetes EnvVar objects rendered as-is, `VOLUMES` / `MOUNTS` lists of Volume / VolumeMount
