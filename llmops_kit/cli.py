@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from . import console, settings
+from .commands import export as export_command
 from .errors import KitError
 
 app = typer.Typer(
@@ -305,6 +306,9 @@ def proxy(
             fix="Run `python manage_langfuse.py init`, or export LITELLM_MASTER_KEY=sk-...",
         )
     raise typer.Exit(native_proxy.run(resolved, config=config, host=host, port=port))
+
+
+app.add_typer(export_command.app, name="export")
 
 
 def main() -> None:
