@@ -8,16 +8,21 @@ here: `files()` returns each file's name and text, and the command writes them p
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import helm_charts as charts
 from . import helm_langfuse, helm_litellm
 from . import helm_manifests as manifests
-from .compose import COMPOSE_FILES, proxy_config_file
+from .compose import (
+    COMPOSE_FILES,
+    KEYS_DIR_VARIABLE,
+    KEYS_NAME_VARIABLE,
+    keys_mount,
+    proxy_config_file,
+)
 from .helm_compose import ComposeService, read_service
-from .settings import BY_NAME, REPO_ROOT
+from .settings import BY_NAME, REPO_ROOT, Settings
 
 CALLBACKS_DIR = REPO_ROOT / "callbacks"
 SECRET_SETTINGS = frozenset(name for name, var in BY_NAME.items() if var.secret)
@@ -43,19 +48,21 @@ class Export:
     notes: tuple[str, ...]
 
 
-def service(values: Mapping[str, str], name: str) -> ComposeService:
-    return read_service(COMPOSE_FILES, name, values, SECRET_SETTINGS)
+def service(values: Settings, name: str) -> ComposeService:
+    """A service as compose resolves it: the settings plus the keys file's folder and name."""
+    return read_service(COMPOSE_FILES, name, {**values, **keys_mount(values)}, SECRET_SETTINGS)
 
 
-def build(values: Mapping[str, str], namespace: str = charts.NAMESPACE) -> Export:
+def build(values: Settings, namespace: str = charts.NAMESPACE) -> Export:
     """The values files and manifests for `values`, the kit's resolved settings."""
     web, worker = service(values, "langfuse-web"), service(values, "langfuse-worker")
     proxy = service(values, "litellm")
     env = helm_litellm.environment(proxy)
     paths = helm_litellm.Paths.of(proxy)
     config = helm_litellm.config_files(proxy_config_file(values), CALLBACKS_DIR)
-    keys_setting = values.get("LLMOPS_KEYS_FILE", "")
-    keys_text = helm_litellm.read_text(REPO_ROOT / keys_setting) if keys_setting else ""
+    keys = keys_mount(values)
+    keys_dir, keys_name = keys[KEYS_DIR_VARIABLE], keys[KEYS_NAME_VARIABLE]
+    keys_text = helm_litellm.read_text(Path(keys_dir) / keys_name) if keys_name else ""
     langfuse_header = _header(charts.LANGFUSE, "Langfuse")
     litellm_header = _header(charts.LITELLM, "LiteLLM")
     files = {

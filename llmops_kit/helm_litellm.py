@@ -33,6 +33,8 @@ from .helm_langfuse import split_image
 COMPOSE_DATABASE_HOST = "litellm-postgres"
 CONFIG_KEY = "litellm_config.yml"
 KEYS_KEY = "keys.yml"
+# Where compose/litellm.yml mounts the keys folder when there is no keys file (an empty one).
+NO_KEYS_DIR = "/app/keys"
 CALLBACK_KEY_PREFIX = "callbacks."
 _CONFIG_ITEM = {"key": CONFIG_KEY, "path": CONFIG_KEY}
 
@@ -43,20 +45,23 @@ class Paths:
 
     config: str
     callbacks: str
-    keys: str
+    keys_dir: str
+    keys_name: str
     spool: str
     runtime: str
 
     @classmethod
     def of(cls, service: ComposeService) -> Paths:
         env = service.env()
+        keys = PurePosixPath(env.get("LLMOPS_KEYS_FILE") or f"{NO_KEYS_DIR}/{KEYS_KEY}")
         try:
             config = service.command[service.command.index("--config") + 1]
             entrypoint_script = next(a for a in service.entrypoint if a.endswith(".py"))
             return cls(
                 config=config,
                 callbacks=str(PurePosixPath(entrypoint_script).parent),
-                keys=env["LLMOPS_KEYS_FILE"],
+                keys_dir=str(keys.parent),
+                keys_name=keys.name,
                 spool=env["LLMOPS_SPOOL_DIR"],
                 runtime=env["LLMOPS_RUNTIME_DIR"],
             )
@@ -195,7 +200,7 @@ def values_file(
         # Newer chart sources can add a second Deployment (background jobs) with the same
         # volumes; it would mount the spool claim too. Off, as it is by default.
         "worker": {"enabled": False},
-        "volumes": _volumes(files),
+        "volumes": _volumes(files, paths),
         "volumeMounts": _volume_mounts(paths),
     }
     if "LITELLM_LOG" in env.plain:
@@ -211,12 +216,18 @@ def _port(service: ComposeService) -> int:
         return 4000
 
 
-def _volumes(files: ConfigFiles) -> list[dict[str, Any]]:
+def _volumes(files: ConfigFiles, paths: Paths) -> list[dict[str, Any]]:
     config = {"name": charts.LITELLM_CONFIGMAP}
     return [
         {"name": "llmops-config", "configMap": {**config, "items": [_CONFIG_ITEM]}},
         {"name": "llmops-callbacks", "configMap": {**config, "items": list(files.callback_items)}},
-        {"name": "llmops-keys", "secret": {"secretName": charts.LITELLM_KEYS_SECRET}},
+        {
+            "name": "llmops-keys",
+            "secret": {
+                "secretName": charts.LITELLM_KEYS_SECRET,
+                "items": [{"key": KEYS_KEY, "path": paths.keys_name}],
+            },
+        },
         {
             "name": "llmops-spool",
             "persistentVolumeClaim": {"claimName": charts.LITELLM_SPOOL_CLAIM},
@@ -234,7 +245,8 @@ def _volume_mounts(paths: Paths) -> list[dict[str, Any]]:
             "readOnly": True,
         },
         {"name": "llmops-callbacks", "mountPath": paths.callbacks, "readOnly": True},
-        {"name": "llmops-keys", "mountPath": paths.keys, "subPath": KEYS_KEY, "readOnly": True},
+        # The folder, as in compose: a Secret mounted by subPath never sees an update.
+        {"name": "llmops-keys", "mountPath": paths.keys_dir, "readOnly": True},
         {"name": "llmops-spool", "mountPath": paths.spool},
         {"name": "llmops-runtime", "mountPath": paths.runtime},
     ]

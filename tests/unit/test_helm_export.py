@@ -75,7 +75,8 @@ class Exported:
 def production(tmp_path_factory: pytest.TempPathFactory) -> Exported:
     """A .env as a production cluster would have it: keys, AWS keys, an external database."""
     folder = tmp_path_factory.mktemp("helm")
-    keys = folder / "keys.yml"
+    keys = folder / "keys" / "keys.yml"
+    keys.parent.mkdir()
     keys.write_text(KEYS_TEXT)
     env_file = write_env(
         folder / ".env",
