@@ -5,7 +5,7 @@ Runs as a script inside the proxy container, where the spool volume is:
     python /app/config/callbacks/health.py [SPOOL_DIR]      (default: $LLMOPS_SPOOL_DIR)
 
 and is imported by spool.py. Standard library only and no package-relative import, so
-both work. Opens the database read-only: reading never disturbs the proxy's writers.
+both work. Opens the database read-only: reading never disturbs the delivery processes.
 Exit code 0 with the JSON on stdout; 1 with a one-line reason on stderr when there is no
 spool to read.
 """

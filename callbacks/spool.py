@@ -1,31 +1,33 @@
 """The durable spool: every span waits here, in SQLite (WAL), until Langfuse acknowledged it.
 
-Shared by all proxy worker processes on one volume. A process claims rows inside
-`BEGIN IMMEDIATE` (SQLite's write lock), stamping `claimed_by` and `claim_expiry`, so two
-processes never send the same row at once. Rows leave only on acknowledgement (or a stated
-drop, counted). A claim that outlives its lease, or whose owner process is gone, may have
-been sent already: such rows become *in doubt* and are checked against Langfuse's read API
-before they are sent again (see worker.py), because Langfuse v4 keeps a span sent twice.
+Written and drained by the delivery processes (one per proxy worker process) on one volume;
+`status` and `doctor` read it (health.py). A process claims rows inside `BEGIN IMMEDIATE`
+(SQLite's write lock), stamping `claimed_by` and `claim_expiry`, so two processes never send
+the same row at once. Rows leave only on acknowledgement (or a stated drop, counted). A
+claim that outlives its lease, or whose owner process is gone, may have been sent already:
+such rows become *in doubt* and are checked against Langfuse's read API before they are
+sent again (see worker.py), because Langfuse v4 keeps a span sent twice.
+
+Each span id is remembered for `REMEMBER_SPOOLED_SECONDS` (table `spooled`), and a span
+whose id is remembered is not spooled again (counted as `repeated_spans`): ids are derived
+from the request and the attempt, so an event recorded twice (by two LiteLLM hooks, or
+resent to a delivery process that restarted before acknowledging it) yields its spans once.
 
 Storage: a span is stored as its JSON; one still waiting after `COMPRESS_AFTER_SECONDS`
-(Langfuse down or slow) is compressed by the delivery process (`compress_waiting`). Most
-spans are delivered within a second and never compressed: compressing costs more CPU than
-anything else the proxy does for a span (zlib, even at level 1, ~0.7 ms per 100 KB of
-code), and it would be spent on the proxy's own core.
+(Langfuse down or slow) is compressed (`compress_waiting`). Most spans are delivered within
+a second and never compressed, which would cost more CPU than anything else done for them.
 
 Size cap, measured in stored bytes: a span that would push the spool over
 `max_bytes` is stored without its input and output (metadata, usage and cost kept;
 counted as `dropped_bodies`); if even that does not fit it is not stored (`dropped_spans`).
 What is already spooled is never evicted: the oldest data is the data closest to delivery.
 
-Durability: WAL. A span appended by the proxy survives SIGKILL, a crash or a restart of the
-proxy at once (the commit is in the operating system's hands), and power loss once it is
-fsynced: the delivery process does that on every round (`flush`), which it starts when the
-proxy wakes it after each append, within milliseconds (a delivery process that died is
-started again on a later append, within a minute). The proxy's own connections
-(`deferred_sync=True`) neither fsync (`synchronous=NORMAL`; an fsync costs ~0.25 ms of CPU
-per commit on a virtual disk, on the proxy's one busy core) nor checkpoint the WAL back into
-the database; the delivery process's connections do both (`synchronous=FULL`).
+Durability: WAL. A recorded span survives SIGKILL, a crash or a restart of any process at
+once (the commit is in the operating system's hands), and power loss once it is fsynced:
+the worker does that at the start of every round (`flush`), woken by each append, so within
+milliseconds. The recording connections (`deferred_sync=True`) neither fsync
+(`synchronous=NORMAL`; an fsync per commit costs CPU, see the README) nor checkpoint the WAL
+back into the database; the worker's connections do both (`synchronous=FULL`).
 """
 
 from __future__ import annotations
@@ -327,7 +329,7 @@ class Spool:
 
     def compress_waiting(self, limit: int = COMPRESS_BATCH_ROWS) -> int:
         """Compress up to `limit` rows stored as JSON for `COMPRESS_AFTER_SECONDS` or more;
-        returns how many. Run by the delivery process, off the proxy's core."""
+        returns how many."""
         cutoff = self._clock() - COMPRESS_AFTER_SECONDS
         db = self._connection()
         waiting = db.execute(
@@ -337,7 +339,7 @@ class Spool:
         ).fetchall()
         if not waiting:
             return 0
-        # Compressed outside the write lock, so the proxy's appends never wait on zlib.
+        # Compressed outside the write lock, so appends never wait on zlib.
         packed = [(row_id, len(body), zlib.compress(body, 1)) for row_id, body in waiting]
         with self._transaction() as db:
             saved = 0
