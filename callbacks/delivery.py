@@ -31,6 +31,7 @@ import contextlib
 import logging
 import os
 import signal
+import sqlite3
 import struct
 import sys
 import time
@@ -130,7 +131,8 @@ def relay_events(
     """Record each event read from `stream`, then acknowledge it; stop `worker` at the end
     of the stream. An event that cannot be recorded is logged by its error's type only (its
     message may quote the request), acknowledged and skipped: sent again, it would fail
-    again."""
+    again. When the spool cannot be written (a full disk...), the relay stops without
+    acknowledging, so the process exits and the proxy sends the event to the next one."""
     try:
         for sequence, payload in read_frames(stream):
             if sequence == DROPPED:
@@ -138,6 +140,14 @@ def relay_events(
                 continue
             try:
                 decode_event(payload).apply_to(recorder)
+            except (sqlite3.Error, OSError) as problem:
+                log.error(
+                    "the spool cannot be written (%s: %s); exiting, the proxy starts this "
+                    "process again and hands it the events it did not record",
+                    type(problem).__name__,
+                    problem,
+                )
+                return
             except Exception as problem:
                 log.error("an event could not be recorded (%s)", type(problem).__name__)
             with contextlib.suppress(OSError):  # the proxy is gone: end of stdin follows

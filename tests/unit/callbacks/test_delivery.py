@@ -12,6 +12,7 @@ import contextlib
 import logging
 import os
 import signal
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -300,3 +301,23 @@ def test_end_of_stdin_stops_the_worker(relayed) -> None:
     writer, _, worker, _ = relayed
     os.close(writer)
     assert worker.stopped.wait(DEADLINE_S)
+
+
+class UnwritableSpool(EventLog):
+    def record_attempt(self, attempt: Attempt, *, final: bool) -> None:
+        raise sqlite3.OperationalError("database or disk is full")
+
+
+def test_an_event_the_spool_cannot_take_is_not_acknowledged_and_the_child_stops(
+    captured,
+) -> None:
+    reader, writer = os.pipe()
+    ack_reader, ack_writer = os.pipe()
+    worker = RecordingWorker()
+    with os.fdopen(reader, "rb") as stream, os.fdopen(ack_writer, "wb", buffering=0) as acks:
+        os.write(writer, frame(1, event(captured)))
+        relay_events(stream, UnwritableSpool(), EventLog(), worker, acks)
+    assert worker.stopped.is_set()
+    assert os.read(ack_reader, ACK.size) == b""  # closed without an acknowledgement
+    os.close(writer)
+    os.close(ack_reader)
