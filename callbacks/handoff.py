@@ -73,6 +73,7 @@ class _Child:
             with contextlib.suppress(OSError):  # room for a burst of large events
                 fcntl.fcntl(pipe, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
         self.unread = b""  # the start of an acknowledgement not complete yet
+        self.broken = False  # its stdin refused a write: it is exiting
 
     @property
     def pid(self) -> int:
@@ -177,7 +178,7 @@ class DeliveryProcess:
         poller = select.poll()
         poller.register(self._wake_read, select.POLLIN)
         child = self._child
-        if child is not None and self._written < len(self._held):
+        if child is not None and not child.broken and self._written < len(self._held):
             poller.register(child.frames, select.POLLOUT)
         poller.poll(WATCH_SECONDS * 1000)
         with contextlib.suppress(OSError):
@@ -270,7 +271,7 @@ class DeliveryProcess:
         """Caller holds the lock: write held frames while the pipe takes them, never
         waiting; a frame written in part is finished by a later call."""
         child = self._child
-        if child is None:
+        if child is None or child.broken:
             return
         while self._written < len(self._held):
             data = self._held[self._written][1]
@@ -279,7 +280,8 @@ class DeliveryProcess:
             except (BlockingIOError, InterruptedError):
                 return
             except OSError:
-                return  # the child died: the writer notices and replaces it
+                child.broken = True  # it is exiting: the writer notices and replaces it
+                return
             self._partial += count
             if self._partial < len(data):
                 return
