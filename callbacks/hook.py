@@ -1,4 +1,4 @@
-"""The LiteLLM CustomLogger: picks each event out of LiteLLM's arguments and records it.
+"""The LiteLLM CustomLogger: picks each event out of LiteLLM's arguments and hands it over.
 
 Which LiteLLM hook reports what (LiteLLM 1.106.2, seen through the real proxy):
 
@@ -16,7 +16,7 @@ the child cannot take now waits in a bounded queue. The only state kept here is 
 attempt started, which the events carry. Every hook swallows its own errors: a logging
 problem must never fail or slow a request.
 
-What can be lost, and when, is in handoff.py (and the README, "Delivery guarantees").
+What can be lost, and when, is in handoff.py (and the README, "What is traced": Delivery).
 """
 
 from __future__ import annotations
