@@ -217,17 +217,17 @@ class DeliveryWorker:
         those in doubt for `max_doubt_seconds` are sent again unchecked."""
         self._check_failures += 1
         now = self._clock()
-        overdue = [
+        overdue = {
             row.id
             for row in rows
             if row.doubt_since is not None and now - row.doubt_since >= self._max_doubt
-        ]
-        waiting = [row.id for row in rows if row.id not in set(overdue)]
+        }
+        waiting = [row.id for row in rows if row.id not in overdue]
         if waiting:
             delay = self._policy.delay(self._check_failures, None, self._rng)
             self._spool.recheck_later(self._owner, waiting, now + delay)
         if overdue:
-            self._spool.resend(self._owner, overdue, unchecked=True)
+            self._spool.resend(self._owner, sorted(overdue), unchecked=True)
             log.warning(
                 "Langfuse's read API could not confirm %d spans sent without an answer for "
                 "%g s (%s); they are sent again, and Langfuse keeps a second copy of any it "
