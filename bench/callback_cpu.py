@@ -4,13 +4,16 @@
 
 LiteLLM itself (with a mock answer, no network) produces the hook arguments for the request of
 bench/payload.py, as it hands them to a callback; the proxy's metadata (key alias, user
-agent) is added. The callback then records the request through its synchronous hook, on this
-thread, with the kit's default settings: input choice, redaction, mapping to spans, OTLP
-encoding and the spool write (the fsync that makes it survive power loss is the delivery
-process's, below). This thread's CPU is what recording one request costs. In the proxy the
-same recording runs in the delivery process, to which the hook hands each request (the
-synchronous hook used here records in place); it runs off the request path either way
-(LiteLLM calls the hook after answering). Two cases:
+agent) is added. Two figures per request, with the kit's default settings:
+
+    hook       the proxy's side, this thread's CPU: the hook turns the arguments into an
+               event and hands it to the delivery process the callback started
+    recording  what that delivery process does with each event (input choice, redaction,
+               mapping to spans, OTLP encoding, the spool write; not the fsync, which is the
+               worker's), run here on this thread on the same events, so its CPU is
+               measured precisely
+
+Two cases:
 
     new_task   every string new but the roles, as in a new Cline task: the whole prompt is
                redacted, encoded and spooled and a new session digested, nothing remembered
@@ -19,10 +22,9 @@ synchronous hook used here records in place); it runs off the request path eithe
                the redactor's memory and the input delta apply
 
 With LANGFUSE_HOST and the keys set (the benchmark points them at the Langfuse stand-in),
-the CPU to sync and export those spans is measured too, until the spool is empty: the CPU
-of the delivery process the callback starts (utime + stime from /proc/<pid>/stat, in clock ticks of
-10 ms, hence the mean over many requests), which does that work outside the proxy's process.
-Prints one JSON object.
+the delivery process's own CPU is measured too (recording, sync and export of the handed-off
+events, until the spool is empty; utime + stime from /proc/<pid>/stat, in clock ticks of
+10 ms, hence the mean over many requests). Prints one JSON object.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import copy
 import importlib
 import json
 import os
+import sqlite3
 import statistics
 import sys
 import tempfile
@@ -115,33 +118,52 @@ def variants(base: dict[str, Any], count: int, *, new_task: bool) -> Iterator[di
         yield {**base, "litellm_call_id": call_id, "standard_logging_object": payload}
 
 
-def _costs_ms(
-    record: Callable[[dict[str, Any]], None], calls: list[dict[str, Any]]
-) -> tuple[list[float], list[float]]:
+def _costs_ms(work: Callable[[Any], None], items: list[Any]) -> tuple[list[float], list[float]]:
     """This thread's CPU and the wall time of each call."""
     cpu: list[float] = []
     wall: list[float] = []
-    for kwargs in calls:
+    for item in items:
         cpu_started, wall_started = time.thread_time(), time.perf_counter()
-        record(kwargs)
+        work(item)
         cpu.append((time.thread_time() - cpu_started) * 1000)
         wall.append((time.perf_counter() - wall_started) * 1000)
     return cpu, wall
 
 
 def _spans_recorded(spool_dir: Path) -> int:
-    """Spans the spool ever took in: still waiting plus delivered."""
-    health = read_spool_health(spool_dir)
+    """Spans the spool ever took in: still waiting plus delivered (0 before it exists)."""
+    try:
+        health = read_spool_health(spool_dir)
+    except (FileNotFoundError, sqlite3.Error):  # the delivery process is still creating it
+        return 0
     return health["backlog_spans"] + health["delivered"]
 
 
-def _wait_until_delivered(spool_dir: Path) -> bool:
+def _wait_until(condition: Callable[[], bool]) -> bool:
     deadline = time.monotonic() + DRAIN_TIMEOUT_S
     while time.monotonic() < deadline:
-        if read_spool_health(spool_dir)["backlog_spans"] == 0:
+        if condition():
             return True
         time.sleep(DRAIN_POLL_S)
     return False
+
+
+def _wait_until_delivered(spool_dir: Path) -> bool:
+    return _wait_until(lambda: read_spool_health(spool_dir)["backlog_spans"] == 0)
+
+
+def _recorder(package: str, spool_dir: Path) -> Any:
+    """A recorder as the delivery process builds it, on a spool of its own."""
+    delivery = importlib.import_module(f"{package}.delivery")
+    settings = importlib.import_module(f"{package}.settings").CallbackSettings.from_env(
+        {**os.environ, "LLMOPS_SPOOL_DIR": str(spool_dir)}
+    )
+    return delivery.Recorder(
+        settings,
+        delivery.open_spool(settings, deferred_sync=True),
+        delivery.Redactor.from_env(os.environ),
+        wake=lambda: None,
+    )
 
 
 def measure(iterations: int, prompt_kb: int) -> dict[str, Any]:
@@ -152,32 +174,54 @@ def measure(iterations: int, prompt_kb: int) -> dict[str, Any]:
     # Imported only now: loading the callback builds its runtime from the environment.
     from callbacks.langfuse_v4 import handler, load_package
 
-    runtime = importlib.import_module(f"{load_package().__name__}.runtime")
+    package = load_package().__name__
+    runtime = importlib.import_module(f"{package}.runtime")
+    recorder = _recorder(package, Path(os.environ["LLMOPS_SPOOL_DIR"]) / "in-process")
+    events: list[bytes] = []
+    encode_event = importlib.import_module(f"{package}.recorder").encode_event
+    hand_off = handler._hand_off
 
-    def record(kwargs: dict[str, Any]) -> None:
+    def keeping(event: Any) -> None:  # what the hook hands off, kept to record here too
+        events.append(encode_event(event))
+        hand_off(event)
+
+    handler._hand_off = keeping
+
+    def hook(kwargs: dict[str, Any]) -> None:
         payload = kwargs["standard_logging_object"]
         handler.log_success_event(kwargs, None, payload["startTime"], payload["endTime"])
 
-    record(next(variants(base, 1, new_task=True)))  # one-time costs, not measured
+    decode_event = importlib.import_module(f"{package}.recorder").decode_event
+
+    def record(event: bytes) -> None:
+        decode_event(event).apply_to(recorder)
+
+    hook(next(variants(base, 1, new_task=True)))  # one-time costs, not measured
+    record(events.pop())
     delivery_pid = runtime.delivery_pid()
     if delivery_pid is None:
         raise RuntimeError("the callback did not start; its log says why")
+    _wait_until(lambda: _spans_recorded(spool_dir) > 0)  # the delivery process is up
     if exporting:
-        _wait_until_delivered(spool_dir)  # the delivery process is up: its start not measured
+        _wait_until_delivered(spool_dir)
     cases: dict[str, Any] = {}
     for name, new_task in (("new_task", True), ("resend", False)):
         calls = list(variants(copy.deepcopy(base), iterations, new_task=new_task))
         recorded_before = _spans_recorded(spool_dir)
         export_started = proxy_stats.cpu_seconds(delivery_pid)
-        costs, walls = _costs_ms(record, calls)
-        if _spans_recorded(spool_dir) - recorded_before < iterations:
+        hook_costs, _ = _costs_ms(hook, calls)
+        wanted = recorded_before + iterations
+        if not _wait_until(lambda wanted=wanted: _spans_recorded(spool_dir) >= wanted):
             raise RuntimeError("the callback did not spool every request; its log says why")
+        handed, events[:] = list(events), []
+        costs, walls = _costs_ms(record, handed)
         case: dict[str, Any] = {
             "requests": iterations,
             "cpu_ms_median": round(statistics.median(costs), 3),
             "cpu_ms_mean": round(statistics.fmean(costs), 3),
             "cpu_ms_max": round(max(costs), 3),
             "wall_ms_median": round(statistics.median(walls), 3),
+            "hook_cpu_ms_mean": round(statistics.fmean(hook_costs), 3),
         }
         if exporting and _wait_until_delivered(spool_dir):
             export_ms = (proxy_stats.cpu_seconds(delivery_pid) - export_started) * 1000

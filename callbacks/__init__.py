@@ -5,20 +5,21 @@ which imports this directory as a package under a private name. The pieces, each
 
     langfuse_v4.py  the file LiteLLM loads: the bootstrap, and `handler`
     hook.py         LiteLLM's CustomLogger: which LiteLLM hook reports what; never raises
+    handoff.py      the proxy's side of the delivery process: a bounded queue, a writer
+                    thread that resends what was not acknowledged and restarts the child
     extract.py      LiteLLM's hook arguments -> plain records of a request and an attempt
-    recorder.py     the request path: choose input per mode, redact, map, spool, wake the worker
+    recorder.py     events -> spans: choose input per mode, redact, map, spool, wake the worker
     sessions.py     session id derivation and the per-session input delta
     redaction/      secrets -> placeholders naming their kind (a package: one module per job)
     mapping.py      requests and attempts -> OTLP spans with Langfuse attributes
     otlp.py         OTLP/JSON encoding: attribute values, the export request envelope
     jsontext.py     JSON text by orjson, with a fallback for what orjson refuses
-    spool.py        the durable SQLite (WAL) spool shared by every proxy worker process
+    spool.py        the durable SQLite (WAL) spool shared by every delivery process
     exporter.py     one OTLP/HTTP export and one read-API lookup; the retry policy as data
     worker.py       the loop that drains the spool to Langfuse, exactly once
-    delivery.py     the child process each proxy process starts to record the events its hook
-                    hands over and to run that loop (a script):
-                    the proxy's own core stays free for requests (measured by bench/)
-    runtime.py      wires the pieces from the environment, once per process; starts the child
+    delivery.py     the child process beside each proxy process, the only recorder: records
+                    the events the hook hands over and runs that loop (a script; it says why)
+    runtime.py      once per proxy process: the hook and the hand-off to its child
     settings.py     the environment variables it reads
     health.py       backlog, ages and counters for `status` and `doctor` (also a script)
 

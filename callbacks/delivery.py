@@ -1,19 +1,22 @@
-"""The delivery process: a child of each proxy process that records and delivers its traces.
+"""The delivery process: a child of each proxy process, the one place traces are recorded.
 
-Recording (redaction, spans, the spool write) and delivery (sync, claims, OTLP JSON, gzip,
-the HTTP export) cost about 1 and 1.2 ms of CPU per 100 KB request, and far more when run in
-the proxy's process beside LiteLLM. At saturation the proxy is bound to one core by the GIL,
-so that work would come out of its requests per second; in a child process it runs on
-another core (bench/ measures the proxy with and without the callback). runtime.py starts it:
+Why a child (measured by bench/, figures in the README): at saturation the proxy is bound to
+one core by the GIL, and recording (redaction, spans, the spool write) and delivery (OTLP
+JSON, gzip, HTTP) would take that core's CPU from serving requests, even on a thread; in a
+child they run on another core. The proxy side is handoff.py; runtime.py starts it:
 
     python /path/to/callbacks/delivery.py        (environment: the proxy's)
 
-Its stdin carries frames (a 4-byte length, then that many bytes): an event the proxy's hook
-handed off (recorder.py's events, as JSON), which the child records (redacts, maps, spools)
-and then delivers; or an empty frame, a wake-up: the proxy spooled spans itself. End of file
-means the proxy process is stopping or gone: the child records what the pipe still holds,
-delivers what is ready for at most LAST_ROUNDS_SECONDS more, then exits 0. What it leaves
-waits in the spool for the next one.
+Its stdin carries frames: a header (payload length, sequence number) and the payload. A
+frame numbered n > 0 is an event of the proxy's hook (recorder.py's events, as JSON): the
+child records it (redacts, maps, spools) and then writes n, as 8 bytes, to its stdout: the
+acknowledgement that lets the proxy forget the frame. A frame numbered 0 says how many
+events the proxy dropped (its queue was full); the count goes to the spool for `status`.
+The proxy sends unacknowledged frames again to the next child when one dies; the spool
+skips spans it already holds (spool.py), so a frame recorded twice spools its spans once.
+End of file means the proxy process is stopping or gone: the child records what the pipe
+still holds, delivers what is ready for at most LAST_ROUNDS_SECONDS more, then exits 0.
+What it leaves waits in the spool for the next one.
 Its log goes to stderr, the proxy's log. Ctrl-C, which reaches the whole process group, is
 ignored: the proxy's exit is the signal to stop, so the last rounds still run.
 
@@ -24,9 +27,11 @@ imports below work there as they do in the proxy (PEP 366).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
+import sqlite3
 import struct
 import sys
 import time
@@ -50,37 +55,42 @@ from .worker import DeliveryWorker
 log = logging.getLogger("llmops.callback")
 
 LAST_ROUNDS_SECONDS = 3.0
+# Spans in doubt wait this many settle delays for the read API before they are sent again
+# unchecked (worker.py).
+IN_DOUBT_WAIT_SETTLES = 10
 LOG_FORMAT = "%(asctime)s %(levelname)s llmops delivery[%(process)d]: %(message)s"
-_FRAME_HEADER = struct.Struct(">I")
+_FRAME_HEADER = struct.Struct(">IQ")
+ACK = struct.Struct(">Q")
+DROPPED = 0  # the sequence number of a frame that counts dropped events
 
 
-def frame(payload: bytes) -> bytes:
-    """`payload` as one frame of the pipe to the delivery process."""
-    return _FRAME_HEADER.pack(len(payload)) + payload
+def frame(sequence: int, payload: bytes) -> bytes:
+    """`payload` as frame number `sequence` of the pipe to the delivery process."""
+    return _FRAME_HEADER.pack(len(payload), sequence) + payload
 
 
-WAKE_FRAME = frame(b"")
+def dropped_frame(count: int) -> bytes:
+    """The frame that tells the delivery process `count` events were dropped."""
+    return frame(DROPPED, str(count).encode())
 
 
-def read_frames(stream: BinaryIO) -> Iterator[bytes]:
-    """The payloads of the frames on `stream`, until its end."""
+def read_frames(stream: BinaryIO) -> Iterator[tuple[int, bytes]]:
+    """The (sequence number, payload) of each frame on `stream`, until its end."""
     while len(header := stream.read(_FRAME_HEADER.size)) == _FRAME_HEADER.size:
-        (length,) = _FRAME_HEADER.unpack(header)
+        length, sequence = _FRAME_HEADER.unpack(header)
         payload = stream.read(length)
         if len(payload) < length:
             return  # the writer died mid-frame
-        yield payload
+        yield sequence, payload
 
 
-class Wakeable(Protocol):
-    def wake(self) -> None: ...
-
+class Stoppable(Protocol):
     def stop(self) -> None: ...
 
 
 def open_spool(settings: CallbackSettings, *, deferred_sync: bool = False) -> Spool:
-    """The spool, opened alike by the proxy (which appends, `deferred_sync=True`) and its
-    child (which delivers, and syncs and compacts the spool)."""
+    """The spool, opened twice by the delivery process: to append (`deferred_sync=True`:
+    the worker's next round syncs the appends) and to deliver (syncs and compacts)."""
     return Spool(
         settings.spool_dir,
         max_bytes=settings.spool_max_bytes,
@@ -107,35 +117,57 @@ def build_worker(settings: CallbackSettings, spool: Spool) -> DeliveryWorker:
         shrink=mapping.smaller,
         # Longer than any one export can take, so a live owner never loses its claim.
         lease_seconds=4 * settings.export_timeout_seconds + 30,
+        max_doubt_seconds=IN_DOUBT_WAIT_SETTLES * settings.in_doubt_settle_seconds,
     )
 
 
-def relay_events(stream: BinaryIO, recorder: Recorder, worker: Wakeable) -> None:
-    """Record each event read from `stream` and wake `worker` after every frame; stop it at
-    the end of the stream. An event that cannot be recorded is logged by its error's type
-    only (its message may quote the request) and skipped."""
+def relay_events(
+    stream: BinaryIO,
+    recorder: Recorder,
+    spool: Spool,
+    worker: Stoppable,
+    acknowledgements: BinaryIO,
+) -> None:
+    """Record each event read from `stream`, then acknowledge it; stop `worker` at the end
+    of the stream. An event that cannot be recorded is logged by its error's type only (its
+    message may quote the request), acknowledged and skipped: sent again, it would fail
+    again. When the spool cannot be written (a full disk...), the relay stops without
+    acknowledging, so the process exits and the proxy sends the event to the next one."""
     try:
-        for payload in read_frames(stream):
-            if payload:
-                try:
-                    decode_event(payload).apply_to(recorder)
-                except Exception as problem:
-                    log.error("an event could not be recorded (%s)", type(problem).__name__)
-            worker.wake()
+        for sequence, payload in read_frames(stream):
+            if sequence == DROPPED:
+                spool.count_dropped_events(int(payload))
+                continue
+            try:
+                decode_event(payload).apply_to(recorder)
+            except (sqlite3.Error, OSError) as problem:
+                log.error(
+                    "the spool cannot be written (%s: %s); exiting, the proxy starts this "
+                    "process again and hands it the events it did not record",
+                    type(problem).__name__,
+                    problem,
+                )
+                return
+            except Exception as problem:
+                log.error("an event could not be recorded (%s)", type(problem).__name__)
+            with contextlib.suppress(OSError):  # the proxy is gone: end of stdin follows
+                acknowledgements.write(ACK.pack(sequence))
     finally:
         worker.stop()
 
 
-def serve(stream: BinaryIO, environ: Mapping[str, str]) -> None:
+def serve(stream: BinaryIO, acknowledgements: BinaryIO, environ: Mapping[str, str]) -> None:
     """Record and deliver until `stream` ends (replaying any backlog at once), then the last
     rounds."""
     settings = CallbackSettings.from_env(environ)
     worker = build_worker(settings, open_spool(settings))
-    # Recorded events are synced by the worker's next round (`flush`), as the proxy's are.
     appending = open_spool(settings, deferred_sync=True)
     recorder = Recorder(settings, appending, Redactor.from_env(environ), wake=worker.wake)
     relay = Thread(
-        target=relay_events, args=(stream, recorder, worker), name="llmops-events", daemon=True
+        target=relay_events,
+        args=(stream, recorder, appending, worker, acknowledgements),
+        name="llmops-events",
+        daemon=True,
     )
     relay.start()
     worker.run()
@@ -145,8 +177,11 @@ def serve(stream: BinaryIO, environ: Mapping[str, str]) -> None:
 def main() -> int:
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format=LOG_FORMAT)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Acknowledgements go to the real stdout; anything printed goes to the log instead.
+    acknowledgements = os.fdopen(os.dup(1), "wb", buffering=0)
+    os.dup2(2, 1)
     try:
-        serve(sys.stdin.buffer, os.environ)
+        serve(sys.stdin.buffer, acknowledgements, os.environ)
     except Exception:
         log.exception("the llmops delivery process failed; spans wait in the spool")
         return 1

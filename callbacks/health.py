@@ -5,7 +5,7 @@ Runs as a script inside the proxy container, where the spool volume is:
     python /app/config/callbacks/health.py [SPOOL_DIR]      (default: $LLMOPS_SPOOL_DIR)
 
 and is imported by spool.py. Standard library only and no package-relative import, so
-both work. Opens the database read-only: reading never disturbs the proxy's writers.
+both work. Opens the database read-only: reading never disturbs the delivery processes.
 Exit code 0 with the JSON on stdout; 1 with a one-line reason on stderr when there is no
 spool to read.
 """
@@ -30,22 +30,32 @@ COUNTERS = (
     "rejected",
     "in_doubt_found",
     "in_doubt_resent",
+    "in_doubt_resent_unchecked",
+    "repeated_spans",
+    "dropped_events",
 )
 
 
 def read_health(db: sqlite3.Connection, now: float) -> dict[str, Any]:
     """Backlog, oldest age, counters and last error, as plain JSON-ready values."""
     spans, oldest = db.execute("SELECT COUNT(*), MIN(created) FROM spans").fetchone()
-    in_doubt = db.execute("SELECT COUNT(*) FROM spans WHERE state = ?", (IN_DOUBT,)).fetchone()[0]
+    in_doubt, doubt_since = db.execute(
+        "SELECT COUNT(*), MIN(doubt_since) FROM spans WHERE state = ?", (IN_DOUBT,)
+    ).fetchone()
     counters = dict(db.execute("SELECT name, value FROM counters").fetchall())
     rows = db.execute("SELECT name, value, at FROM notes").fetchall()
     notes = {name: (value, at) for name, value, at in rows}
     last_error = notes.get("last_error")
     last_delivery = notes.get("last_delivery")
+    check = notes.get("in_doubt_check") if in_doubt else None
+    check_error = check if check and check[0] else None
     return {
         "backlog_spans": spans,
         "backlog_bytes": counters.get("bytes", 0),
         "in_doubt_spans": in_doubt,
+        "in_doubt_oldest_age_seconds": _age(now, doubt_since),
+        "in_doubt_check_error": check_error[0] if check_error else None,
+        "in_doubt_check_error_age_seconds": _age(now, check_error[1]) if check_error else None,
         "oldest_age_seconds": _age(now, oldest),
         **{name: counters.get(name, 0) for name in COUNTERS},
         "last_error": last_error[0] if last_error else None,

@@ -1,4 +1,4 @@
-"""The LiteLLM CustomLogger: picks each event out of LiteLLM's arguments and records it.
+"""The LiteLLM CustomLogger: picks each event out of LiteLLM's arguments and hands it over.
 
 Which LiteLLM hook reports what (LiteLLM 1.106.2, seen through the real proxy):
 
@@ -9,62 +9,66 @@ Which LiteLLM hook reports what (LiteLLM 1.106.2, seen through the real proxy):
                                             the only report of a stream that broke midway
     async_post_call_failure_hook            the request failed as a whole: the client got an error
 
-On the event loop the hook only turns LiteLLM's arguments into an event (extract.py) and hands
-it, as JSON, to the delivery process (`hand_off`), which redacts, maps and spools it there:
-at saturation the proxy is bound to one core, and recording in its process (even on a
-thread) cost it several times the recording's own CPU (GIL hand-offs, cold caches; bench/).
-When the delivery process cannot take the event (not running, its pipe full), the event is
-recorded here instead, on one background thread per process (in order, so the input delta
-sees requests in order), awaited so that the spans are spooled when the hook returns. Every
-hook swallows its own errors: a logging problem must never fail or slow a request.
+On the event loop the hook only turns LiteLLM's arguments into an event (extract.py) and
+hands it, as JSON, to the delivery process (handoff.py), the one place events are recorded
+(redacted, mapped, spooled; delivery.py says why there). Handing off never blocks: an event
+the child cannot take now waits in a bounded queue. The only state kept here is when each
+attempt started, which the events carry. Every hook swallows its own errors: a logging
+problem must never fail or slow a request.
 
-LiteLLM calls the logging hooks just after the response went out, so a proxy killed in that
-instant (milliseconds) loses that one request's trace. A handed-off event waits in the pipe
-until the delivery process spooled it (milliseconds; it survives the proxy's crash, not the
-delivery process's); spooled spans survive any crash of the proxy, and power loss once synced
-(spool.py).
+What can be lost, and when, is in handoff.py (and the README, "What is traced": Delivery).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import os
+import threading
 import time
 import traceback
+from collections import OrderedDict
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from litellm.integrations.custom_logger import CustomLogger
 
 from . import extract
-from .recorder import AttemptEvent, Event, FailureEvent, Recorder
+from .recorder import AttemptEvent, Event, FailureEvent
 
 log = logging.getLogger("llmops.callback")
 
 ERROR_LOG_INTERVAL_SECONDS = 60.0
+MAX_TRACKED_ATTEMPTS = 10_000
 
-HandOff = Callable[[Event], bool]
+HandOff = Callable[[Event], None]
 
 
-def _not_handed_off(event: Event) -> bool:
-    return False
+class AttemptStarts:
+    """When the router started each request's current attempt (bounded, oldest forgotten)."""
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
+        self._started: OrderedDict[str, float] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def started(self, call_id: str) -> None:
+        with self._lock:
+            self._started[call_id] = self._clock()
+            self._started.move_to_end(call_id)
+            while len(self._started) > MAX_TRACKED_ATTEMPTS:
+                self._started.popitem(last=False)
+
+    def get(self, call_id: str) -> float | None:
+        with self._lock:
+            return self._started.get(call_id)
 
 
 class LangfuseV4Logger(CustomLogger):
     """Traces every proxied request to Langfuse v4 through the durable spool."""
 
-    def __init__(
-        self,
-        recorder_factory: Callable[[], Recorder | None],
-        hand_off: HandOff = _not_handed_off,
-    ) -> None:
+    def __init__(self, hand_off: HandOff, *, clock: Callable[[], float] = time.time) -> None:
         super().__init__()
-        self._recorder_factory = recorder_factory
         self._hand_off = hand_off
-        self._executor: ThreadPoolExecutor | None = None
-        self._executor_pid = 0
+        self._starts = AttemptStarts(clock)
         self._last_error_logged = 0.0
 
     # -- LiteLLM hooks -----------------------------------------------------------------------
@@ -80,27 +84,27 @@ class LangfuseV4Logger(CustomLogger):
         call_type: Any,
         fallback_depth: int | None = None,
     ) -> None:
-        await self._record(self._deployment_failed, request_data, exception, time.time())
+        self._guarded(self._record, self._deployment_failed, request_data, exception, time.time())
 
     async def async_log_success_event(
         self, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any
     ) -> None:
-        await self._record(self._attempt_finished, kwargs)
+        self._guarded(self._record, self._attempt_finished, kwargs)
 
     async def async_log_failure_event(
         self, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any
     ) -> None:
-        await self._record(self._attempt_finished, kwargs)
+        self._guarded(self._record, self._attempt_finished, kwargs)
 
     def log_success_event(
         self, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any
     ) -> None:
-        self._guarded(self._record_here, self._attempt_finished, kwargs)
+        self._guarded(self._record, self._attempt_finished, kwargs)
 
     def log_failure_event(
         self, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any
     ) -> None:
-        self._guarded(self._record_here, self._attempt_finished, kwargs)
+        self._guarded(self._record, self._attempt_finished, kwargs)
 
     async def async_post_call_failure_hook(
         self,
@@ -109,72 +113,46 @@ class LangfuseV4Logger(CustomLogger):
         user_api_key_dict: Any,
         traceback_str: str | None = None,
     ) -> None:
-        await self._record(self._request_failed, request_data, original_exception, time.time())
+        self._guarded(
+            self._record, self._request_failed, request_data, original_exception, time.time()
+        )
         return None
 
     # -- LiteLLM's arguments -> events -------------------------------------------------------
 
     def _attempt_started(self, kwargs: Any) -> None:
-        recorder = self._recorder_factory()
         call_id = kwargs.get("litellm_call_id")
-        if recorder is not None and call_id:
-            recorder.attempt_started(str(call_id))
+        if call_id:
+            self._starts.started(str(call_id))
 
-    def _attempt_finished(self, recorder: Recorder, kwargs: Any) -> Event | None:
+    def _attempt_finished(self, kwargs: Any) -> Event | None:
         payload = kwargs.get("standard_logging_object")
         if not payload:
             return None
         if payload.get("status") != "success" and not payload.get("model_id"):
             return None  # refused before routing (auth, unknown model): no upstream attempt
         call_id = str(kwargs.get("litellm_call_id") or payload.get("litellm_call_id") or "")
-        attempt = extract.attempt_from_logging(kwargs, recorder.started_at(call_id))
+        attempt = extract.attempt_from_logging(kwargs, self._starts.get(call_id))
         return AttemptEvent(attempt, final=payload.get("status") == "success")
 
-    def _deployment_failed(
-        self, recorder: Recorder, request_data: Any, exception: Exception, now: float
-    ) -> Event:
+    def _deployment_failed(self, request_data: Any, exception: Exception, now: float) -> Event:
         call_id = str(request_data.get("litellm_call_id") or "")
         attempt = extract.attempt_from_deployment_failure(
-            request_data, exception, recorder.started_at(call_id), now
+            request_data, exception, self._starts.get(call_id), now
         )
         return AttemptEvent(attempt, final=False)
 
-    def _request_failed(
-        self, recorder: Recorder, request_data: Any, exception: Exception, now: float
-    ) -> Event:
+    def _request_failed(self, request_data: Any, exception: Exception, now: float) -> Event:
         request = extract.request_from_data(request_data)
         return FailureEvent(request, extract.error_from_exception(exception), now)
 
-    # -- recording: handed off, or here ------------------------------------------------------
-
-    async def _record(self, make_event: Callable[..., Event | None], *args: Any) -> None:
-        """Make the event on the loop (cheap); hand it off, else record it in the background."""
-        try:
-            recorder = self._recorder_factory()
-            event = make_event(recorder, *args) if recorder is not None else None
-            if recorder is None or event is None or self._hand_off(event):
-                return
-            loop = asyncio.get_running_loop()
-            await loop.run_in_executor(
-                self._recording_thread(), self._guarded, event.apply_to, recorder
-            )
-        except Exception as problem:  # extraction, or the executor itself (e.g. shut down)
-            self._log_error(problem)
-
-    def _record_here(self, make_event: Callable[..., Event | None], *args: Any) -> None:
-        recorder = self._recorder_factory()
-        event = make_event(recorder, *args) if recorder is not None else None
-        if recorder is not None and event is not None:
-            event.apply_to(recorder)
+    def _record(self, make_event: Callable[..., Event | None], *args: Any) -> None:
+        """Make the event (cheap) and hand it to the delivery process."""
+        event = make_event(*args)
+        if event is not None:
+            self._hand_off(event)
 
     # -- never raise into LiteLLM ------------------------------------------------------------
-
-    def _recording_thread(self) -> ThreadPoolExecutor:
-        """One thread per process (a forked child gets its own: threads do not survive fork)."""
-        if self._executor is None or self._executor_pid != os.getpid():
-            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llmops-record")
-            self._executor_pid = os.getpid()
-        return self._executor
 
     def _guarded(self, work: Callable[..., None], *args: Any) -> None:
         try:

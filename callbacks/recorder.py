@@ -1,12 +1,13 @@
 """The request path: choose what to log, redact it, map it to spans, spool them, wake the worker.
 
-Applied to each event the hook makes (a finished attempt, a request that failed as a whole),
-in the delivery process, or in the proxy when the delivery process cannot take the event.
-Events cross between the two as JSON (`encode_event`, `decode_event`). Nothing here touches
+Applied, in the delivery process, to each event the proxy's hook makes (a finished attempt,
+a request that failed as a whole); events cross to it as JSON (`encode_event`,
+`decode_event`). Nothing here touches
 the network: the spans are spooled when a call returns, and the worker sends them later.
 Per-request state (which attempts were recorded, whether a fallback happened, whether the root
 span was written) is kept in a bounded map, so that LiteLLM reporting one failed attempt
-through two hooks still yields one generation.
+through two hooks still yields one generation; across a restart of the delivery process the
+spool does the same (it skips span ids it holds).
 
 Redaction happens before anything is spooled: message bodies, outputs and error messages
 pass through the redactor, and then every other string a span exports (request fields such
@@ -41,7 +42,6 @@ class Redactor(Protocol):
 @dataclass
 class _RequestState:
     first_start: float
-    attempt_started: float | None = None
     recorded: set[tuple[str, int, int]] = field(default_factory=set)
     fallback: bool = False
     root_written: bool = False
@@ -104,18 +104,6 @@ class Recorder:
             while len(self._requests) > MAX_TRACKED_REQUESTS:
                 self._requests.popitem(last=False)
         return state
-
-    def attempt_started(self, call_id: str) -> None:
-        """The router is about to call a route for this request."""
-        now = self._clock()
-        with self._lock:
-            self._state(call_id, now).attempt_started = now
-
-    def started_at(self, call_id: str) -> float | None:
-        """When the router started the current attempt of this request, if seen."""
-        with self._lock:
-            state = self._requests.get(call_id)
-            return state.attempt_started if state else None
 
     # -- events ------------------------------------------------------------------------------
 
@@ -260,7 +248,7 @@ def _json_list(texts: Sequence[str]) -> str:
     return "[" + ",".join(texts) + "]"
 
 
-# -- events: what the hook hands to a recorder, here or in the delivery process -------------
+# -- events: what the hook hands to the recorder in the delivery process --------------------
 
 
 @dataclass(frozen=True)

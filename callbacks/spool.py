@@ -1,17 +1,21 @@
 """The durable spool: every span waits here, in SQLite (WAL), until Langfuse acknowledged it.
 
-Shared by all proxy worker processes on one volume. A process claims rows inside
-`BEGIN IMMEDIATE` (SQLite's write lock), stamping `claimed_by` and `claim_expiry`, so two
-processes never send the same row at once. Rows leave only on acknowledgement (or a stated
-drop, counted). A claim that outlives its lease, or whose owner process is gone, may have
-been sent already: such rows become *in doubt* and are checked against Langfuse's read API
-before they are sent again (see worker.py), because Langfuse v4 keeps a span sent twice.
+Written and drained by the delivery processes (one per proxy worker process) on one volume;
+`status` and `doctor` read it (health.py). A process claims rows inside `BEGIN IMMEDIATE`
+(SQLite's write lock), stamping `claimed_by` and `claim_expiry`, so two processes never send
+the same row at once. Rows leave only on acknowledgement (or a stated drop, counted). A
+claim that outlives its lease, or whose owner process is gone, may have been sent already:
+such rows become *in doubt* and are checked against Langfuse's read API before they are
+sent again (see worker.py), because Langfuse v4 keeps a span sent twice.
+
+Each span id is remembered for `REMEMBER_SPOOLED_SECONDS` (table `spooled`), and a span
+whose id is remembered is not spooled again (counted as `repeated_spans`): ids are derived
+from the request and the attempt, so an event recorded twice (by two LiteLLM hooks, or
+resent to a delivery process that restarted before acknowledging it) yields its spans once.
 
 Storage: a span is stored as its JSON; one still waiting after `COMPRESS_AFTER_SECONDS`
-(Langfuse down or slow) is compressed by the delivery process (`compress_waiting`). Most
-spans are delivered within a second and never compressed: compressing costs more CPU than
-anything else the proxy does for a span (zlib, even at level 1, ~0.7 ms per 100 KB of
-code), and it would be spent on the proxy's own core.
+(Langfuse down or slow) is compressed (`compress_waiting`). Most spans are delivered within
+a second and never compressed, which would cost more CPU than anything else done for them.
 
 Size cap, measured in stored bytes: a span that would push the spool over
 `max_bytes` is stored without its input and output (metadata, usage and cost kept;
@@ -20,14 +24,12 @@ What is already spooled is never evicted: the oldest data is the data closest to
 
 Privacy: the directory is 0700 and its files 0600 (`make_private`), whatever the umask.
 
-Durability: WAL. A span appended by the proxy survives SIGKILL, a crash or a restart of the
-proxy at once (the commit is in the operating system's hands), and power loss once it is
-fsynced: the delivery process does that on every round (`flush`), which it starts when the
-proxy wakes it after each append, within milliseconds (a delivery process that died is
-started again on a later append, within a minute). The proxy's own connections
-(`deferred_sync=True`) neither fsync (`synchronous=NORMAL`; an fsync costs ~0.25 ms of CPU
-per commit on a virtual disk, on the proxy's one busy core) nor checkpoint the WAL back into
-the database; the delivery process's connections do both (`synchronous=FULL`).
+Durability: WAL. A recorded span survives SIGKILL, a crash or a restart of any process at
+once (the commit is in the operating system's hands), and power loss once it is fsynced:
+the worker does that at the start of every round (`flush`), woken by each append, so within
+milliseconds. The recording connections (`deferred_sync=True`) neither fsync
+(`synchronous=NORMAL`; an fsync per commit costs CPU, see the README) nor checkpoint the WAL
+back into the database; the worker's connections do both (`synchronous=FULL`).
 """
 
 from __future__ import annotations
@@ -54,12 +56,10 @@ log = logging.getLogger("llmops.callback")
 READY = "ready"
 COMPRESS_AFTER_SECONDS = 5.0
 COMPRESS_BATCH_ROWS = 50
-# Rows stored as JSON, the few that `compress_waiting` looks at. Spools made before rows
-# could be stored uncompressed get the column first (their rows are all compressed).
-_RAW_ROWS = """
-CREATE INDEX IF NOT EXISTS spans_raw ON spans (created) WHERE compressed = 0;
-"""
-
+# How long the ids of spooled spans are remembered, so that an event recorded twice (two
+# hooks reporting one attempt, a frame resent after the delivery process restarted) spools
+# its spans once. Far longer than any event waits to be recorded.
+REMEMBER_SPOOLED_SECONDS = 3600.0
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS spans (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -74,9 +74,13 @@ CREATE TABLE IF NOT EXISTS spans (
     claimed_by TEXT,
     claimed_at REAL,
     claim_expiry REAL,
-    compressed INTEGER NOT NULL DEFAULT 1
+    compressed INTEGER NOT NULL DEFAULT 1,
+    doubt_since REAL
 );
 CREATE INDEX IF NOT EXISTS spans_due ON spans (state, claimed_by, not_before, id);
+CREATE INDEX IF NOT EXISTS spans_raw ON spans (created) WHERE compressed = 0;
+CREATE TABLE IF NOT EXISTS spooled (span_id TEXT PRIMARY KEY, at REAL NOT NULL) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS spooled_at ON spooled (at);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS notes (name TEXT PRIMARY KEY, value TEXT NOT NULL, at REAL NOT NULL);
 """
@@ -99,6 +103,7 @@ class Claimed:
     trace_id: str
     span_id: str
     span: dict[str, Any]
+    doubt_since: float | None = None  # in doubt: when it was sent without an answer
 
 
 @dataclass(frozen=True)
@@ -106,6 +111,7 @@ class AppendResult:
     stored: int
     without_bodies: int
     dropped: int
+    repeated: int = 0
 
 
 def owner_id() -> str:
@@ -174,12 +180,7 @@ class Spool:
         self._shrink = shrink
         self._clock = clock
         self._local = threading.local()
-        db = self._connection()
-        db.executescript(_SCHEMA)
-        columns = {row[1] for row in db.execute("PRAGMA table_info(spans)")}
-        if "compressed" not in columns:
-            db.execute("ALTER TABLE spans ADD COLUMN compressed INTEGER NOT NULL DEFAULT 1")
-        db.executescript(_RAW_ROWS)
+        self._connection().executescript(_SCHEMA)
 
     # -- connections -------------------------------------------------------------------------
 
@@ -211,12 +212,18 @@ class Spool:
     # -- writing -----------------------------------------------------------------------------
 
     def append(self, rows: Sequence[SpanRow]) -> AppendResult:
-        """Store `rows` in one transaction, applying the size cap (module docstring)."""
+        """Store `rows` in one transaction, applying the size cap (module docstring); a span
+        whose id was spooled before (`REMEMBER_SPOOLED_SECONDS`) is skipped and counted."""
         now = self._clock()
-        stored = without_bodies = dropped = 0
+        stored = without_bodies = dropped = repeated = 0
         with self._transaction() as db:
             total = _counter(db, "bytes")
             for row in rows:
+                if not db.execute(
+                    "INSERT OR IGNORE INTO spooled (span_id, at) VALUES (?, ?)", (row.span_id, now)
+                ).rowcount:
+                    repeated += 1
+                    continue
                 body = encode(row.span)
                 if total + len(body) > self.max_bytes:
                     body = encode(self._shrink(row.span))
@@ -234,7 +241,8 @@ class Spool:
             _set_counter(db, "bytes", total)
             _add(db, "dropped_bodies", without_bodies)
             _add(db, "dropped_spans", dropped)
-        return AppendResult(stored, without_bodies, dropped)
+            _add(db, "repeated_spans", repeated)
+        return AppendResult(stored, without_bodies, dropped, repeated)
 
     # -- claiming ----------------------------------------------------------------------------
 
@@ -246,12 +254,12 @@ class Spool:
         with self._transaction() as db:
             self._expire_claims(db, now, owner)
             candidates = db.execute(
-                "SELECT id, trace_id, span_id, body, size, compressed FROM spans"
+                "SELECT id, trace_id, span_id, body, size, compressed, doubt_since FROM spans"
                 " WHERE state = ? AND claimed_by IS NULL AND not_before <= ?"
                 " ORDER BY id LIMIT ?",
                 (state, now, max_spans),
             ).fetchall()
-            chosen: list[tuple[int, str, str, bytes, int, int]] = []
+            chosen: list[tuple[int, str, str, bytes, int, int, float | None]] = []
             budget = 0
             for candidate in candidates:
                 if chosen and budget + candidate[4] > max_bytes:
@@ -263,8 +271,8 @@ class Spool:
                 [(owner, now, now + lease, c[0]) for c in chosen],
             )
         return [
-            Claimed(id_, trace, span, decode(zlib.decompress(body) if compressed else body))
-            for id_, trace, span, body, _, compressed in chosen
+            Claimed(id_, trace, span, decode(zlib.decompress(body) if compressed else body), since)
+            for id_, trace, span, body, _, compressed, since in chosen
         ]
 
     def _expire_claims(self, db: sqlite3.Connection, now: float, me: str) -> None:
@@ -280,6 +288,7 @@ class Spool:
         for owner in owners:
             db.execute(
                 "UPDATE spans SET state = ?, not_before = claimed_at + ?,"
+                " doubt_since = COALESCE(doubt_since, claimed_at),"
                 " claimed_by = NULL, claimed_at = NULL, claim_expiry = NULL"
                 " WHERE claimed_by = ?",
                 (IN_DOUBT, self.settle_seconds, owner),
@@ -305,14 +314,16 @@ class Spool:
 
     def mark_in_doubt(self, owner: str, ids: Sequence[int], sent_at: float) -> None:
         """Sent, but no answer came back: check before sending again."""
-        self._release(owner, ids, IN_DOUBT, sent_at + self.settle_seconds)
+        self._release(owner, ids, IN_DOUBT, sent_at + self.settle_seconds, doubt_since=sent_at)
 
-    def resend(self, owner: str, ids: Sequence[int]) -> None:
-        """In-doubt rows the read API does not show: ready to send again, now."""
-        self._release(owner, ids, READY, 0.0, counter="in_doubt_resent")
+    def resend(self, owner: str, ids: Sequence[int], *, unchecked: bool = False) -> None:
+        """In-doubt rows the read API does not show, or (`unchecked`) could not check for
+        too long: ready to send again, now."""
+        counter = "in_doubt_resent_unchecked" if unchecked else "in_doubt_resent"
+        self._release(owner, ids, READY, 0.0, counter=counter)
 
     def recheck_later(self, owner: str, ids: Sequence[int], not_before: float) -> None:
-        """The read API could not answer: the rows stay in doubt."""
+        """The read API could not answer: the rows stay in doubt (since when they were)."""
         self._release(owner, ids, IN_DOUBT, not_before)
 
     def replace(self, owner: str, row_id: int, span: Mapping[str, Any]) -> None:
@@ -346,7 +357,7 @@ class Spool:
 
     def compress_waiting(self, limit: int = COMPRESS_BATCH_ROWS) -> int:
         """Compress up to `limit` rows stored as JSON for `COMPRESS_AFTER_SECONDS` or more;
-        returns how many. Run by the delivery process, off the proxy's core."""
+        returns how many."""
         cutoff = self._clock() - COMPRESS_AFTER_SECONDS
         db = self._connection()
         waiting = db.execute(
@@ -356,7 +367,7 @@ class Spool:
         ).fetchall()
         if not waiting:
             return 0
-        # Compressed outside the write lock, so the proxy's appends never wait on zlib.
+        # Compressed outside the write lock, so appends never wait on zlib.
         packed = [(row_id, len(body), zlib.compress(body, 1)) for row_id, body in waiting]
         with self._transaction() as db:
             saved = 0
@@ -370,6 +381,13 @@ class Spool:
                 saved += (size - len(body)) * changed
             _add(db, "bytes", -saved)
         return len(packed)
+
+    def forget_spooled(self) -> int:
+        """Forget the ids of spans spooled more than `REMEMBER_SPOOLED_SECONDS` ago."""
+        with self._transaction() as db:
+            return db.execute(
+                "DELETE FROM spooled WHERE at < ?", (self._clock() - REMEMBER_SPOOLED_SECONDS,)
+            ).rowcount
 
     def _remove(
         self,
@@ -401,14 +419,17 @@ class Spool:
         not_before: float,
         *,
         counter: str = "",
+        doubt_since: float | None = None,
     ) -> None:
+        """Back to `state`, unclaimed; an in-doubt row keeps the time it first became so."""
         marks = ",".join("?" * len(ids))
         with self._transaction() as db:
             released = db.execute(
                 f"UPDATE spans SET state = ?, not_before = ?,"
+                f" doubt_since = CASE WHEN ? = '{IN_DOUBT}' THEN COALESCE(doubt_since, ?) END,"
                 f" claimed_by = NULL, claimed_at = NULL, claim_expiry = NULL"
                 f" WHERE claimed_by = ? AND id IN ({marks})",
-                (state, not_before, owner, *ids),
+                (state, not_before, state, doubt_since, owner, *ids),
             ).rowcount
             if counter:
                 _add(db, counter, released)
@@ -420,6 +441,17 @@ class Spool:
         with self._transaction() as db:
             _add(db, "export_failures", 1)
             _note(db, "last_error", message, self._clock())
+
+    def note_in_doubt_check(self, problem: str) -> None:
+        """Why in-doubt spans cannot be checked now ("" once a check answered again)."""
+        with self._transaction() as db:
+            _note(db, "in_doubt_check", problem, self._clock())
+
+    def count_dropped_events(self, count: int) -> None:
+        """Events the proxy dropped before they reached the delivery process (its queue was
+        full); they never became spans."""
+        with self._transaction() as db:
+            _add(db, "dropped_events", count)
 
     def health(self) -> dict[str, Any]:
         return read_health(self._connection(), self._clock())

@@ -2,10 +2,10 @@
 
 Each round first settles spans *in doubt* (sent, no answer): after the settle delay it asks
 Langfuse's read API which of their observations exist, removes those, and makes the rest
-ready again. Only then does it claim ready spans, oldest first, and export them as one
-batch under Langfuse's 4 MB limit. A 413 splits the batch (a single span is shrunk, then
-rejected); a refusal pauses the worker with jittered backoff, honouring Retry-After, while
-the hook keeps spooling. 401/403 is logged once, naming the keys, and the data kept.
+ready again. Then it claims ready spans, oldest first, and exports them as one batch under
+Langfuse's 4 MB limit. A 413 splits the batch (a single span is shrunk, then rejected); a
+refusal pauses exports with jittered backoff, honouring Retry-After, while recording goes
+on. 401/403 is logged once, naming the keys, and the data kept.
 
 Exactly once, because Langfuse v4 stores a span sent twice twice:
 - a span leaves the spool only on a 2xx for the request that carried it;
@@ -15,16 +15,16 @@ Exactly once, because Langfuse v4 stores a span sent twice twice:
   doubt, and is sent again only if, `settle` seconds after it was sent, the read API
   answers and lists none of its span ids; spans it lists are removed as delivered. Span ids
   are derived from the request, so a span sent twice would carry the same id.
-The one gap left: a Langfuse that accepted a batch but has not made it readable after the
-settle delay (its worker stopped or far behind) gets it again. Raise
-LLMOPS_IN_DOUBT_SETTLE_SECONDS where that is likely; the default is twice the 15-30 s
-Langfuse documents.
+Two gaps are left, both chosen over holding traces forever: a Langfuse that accepted a batch
+but has not made it readable after the settle delay gets it again; and while the read API
+cannot answer (404, 429, 5xx, timeout), spans in doubt wait, checked again with backoff,
+for at most `max_doubt_seconds` (the README says how long), then are sent again unchecked
+(counted as `in_doubt_resent_unchecked`). Either way new spans keep flowing meanwhile; the
+reason is logged once and noted in the spool for `status` and `doctor`.
 
 `run_once()` does one round and says how long to wait; `run()` only loops over it in the
 delivery process's main thread (a wake cuts a wait short), so tests drive it with a scripted
-transport and a fake clock, without threads or sleeping. It runs in a child process of each
-proxy process, not in the proxy: at saturation the proxy is bound to one core by the GIL, and
-this work (claims, OTLP JSON, gzip, HTTP) would take its CPU from serving requests.
+transport and a fake clock, without threads or sleeping.
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ BATCH_MAX_BYTES = 3_500_000
 BATCH_MAX_SPANS = 1000
 IN_DOUBT_MAX_SPANS = 200
 IDLE_POLL_SECONDS = 2.0
+FORGET_SPOOLED_EVERY_SECONDS = 60.0
 
 Shrink = Callable[[Mapping[str, Any]], dict[str, Any] | None]
 
@@ -62,6 +63,7 @@ class DeliveryWorker:
         policy: RetryPolicy,
         shrink: Shrink,
         lease_seconds: float,
+        max_doubt_seconds: float,
         clock: Callable[[], float] = time.time,
         rng: Callable[[], float] = random.random,
     ) -> None:
@@ -71,11 +73,15 @@ class DeliveryWorker:
         self._policy = policy
         self._shrink = shrink
         self._lease = lease_seconds
+        self._max_doubt = max_doubt_seconds
+        self._check_failures = 0
+        self._check_problem = ""
         self._clock = clock
         self._rng = rng
         self._failures = 0
         self._paused_until = 0.0
         self._reported: Outcome | None = None
+        self._forgot_at = float("-inf")
         self._wake = threading.Event()
         self._stopping = threading.Event()
 
@@ -86,8 +92,6 @@ class DeliveryWorker:
         if self._paused():
             return self._paused_until - self._clock()
         self._settle_in_doubt()
-        if self._paused():
-            return self._paused_until - self._clock()
         rows = self._spool.claim(
             self._owner,
             state=READY,
@@ -192,19 +196,12 @@ class DeliveryWorker:
         by_trace: dict[str, list[Claimed]] = {}
         for row in rows:
             by_trace.setdefault(row.trace_id, []).append(row)
-        pending = list(by_trace.items())
-        while pending:
-            trace_id, group = pending.pop(0)
+        groups = list(by_trace.values())
+        for index, group in enumerate(groups):
             try:
-                present = self._client.observation_ids(trace_id)
+                present = self._client.observation_ids(group[0].trace_id)
             except LookupFailed as problem:
-                self._failures += 1
-                delay = self._policy.delay(self._failures, None, self._rng)
-                self._paused_until = self._clock() + delay
-                unchecked = [row.id for row in group]
-                unchecked += [row.id for _, rest in pending for row in rest]
-                self._spool.recheck_later(self._owner, unchecked, self._paused_until)
-                self._spool.count_failure(f"in-doubt check: {problem}")
+                self._cannot_check([row for rest in groups[index:] for row in rest], problem)
                 return
             found = [row.id for row in group if row.span_id in present]
             missing = [row.id for row in group if row.span_id not in present]
@@ -212,6 +209,50 @@ class DeliveryWorker:
                 self._spool.found_delivered(self._owner, found)
             if missing:
                 self._spool.resend(self._owner, missing)
+        if rows:
+            self._checks_answer()
+
+    def _cannot_check(self, rows: Sequence[Claimed], problem: LookupFailed) -> None:
+        """The read API failed: these rows wait (with backoff) while new spans keep flowing;
+        those in doubt for `max_doubt_seconds` are sent again unchecked."""
+        self._check_failures += 1
+        now = self._clock()
+        overdue = {
+            row.id
+            for row in rows
+            if row.doubt_since is not None and now - row.doubt_since >= self._max_doubt
+        }
+        waiting = [row.id for row in rows if row.id not in overdue]
+        if waiting:
+            delay = self._policy.delay(self._check_failures, None, self._rng)
+            self._spool.recheck_later(self._owner, waiting, now + delay)
+        if overdue:
+            self._spool.resend(self._owner, sorted(overdue), unchecked=True)
+            log.warning(
+                "Langfuse's read API could not confirm %d spans sent without an answer for "
+                "%g s (%s); they are sent again, and Langfuse keeps a second copy of any it "
+                "had received",
+                len(overdue),
+                self._max_doubt,
+                problem,
+            )
+        if self._check_problem != str(problem):
+            self._check_problem = str(problem)
+            self._spool.note_in_doubt_check(self._check_problem)
+            log.warning(
+                "Langfuse's read API cannot confirm spans sent without an answer (%s); they "
+                "wait and are checked again with backoff (new traces keep flowing), and are "
+                "sent again unchecked after %g s in doubt.",
+                problem,
+                self._max_doubt,
+            )
+
+    def _checks_answer(self) -> None:
+        self._check_failures = 0
+        if self._check_problem:
+            self._check_problem = ""
+            self._spool.note_in_doubt_check("")
+            log.warning("Langfuse's read API answers again; spans in doubt are checked.")
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -243,8 +284,11 @@ class DeliveryWorker:
 
     def _round(self) -> float:
         try:
-            self._spool.flush()  # the proxy's appends survive power loss from here on
+            self._spool.flush()  # the recorded spans survive power loss from here on
             self._spool.compress_waiting()  # even while paused: that is when spans wait
+            if self._clock() - self._forgot_at >= FORGET_SPOOLED_EVERY_SECONDS:
+                self._forgot_at = self._clock()
+                self._spool.forget_spooled()
             return self.run_once()
         except Exception:
             log.exception("Langfuse delivery round failed; retrying")

@@ -24,6 +24,9 @@ class Backlog:
     spans: int | None
     oldest_age_seconds: float | None = None
     last_error: str | None = None
+    in_doubt_spans: int = 0
+    in_doubt_check_error: str | None = None
+    dropped_events: int = 0
     unknown_because: str = ""
 
 
@@ -35,6 +38,9 @@ def read(project: ComposeProject) -> Backlog:
             spans=int(report["backlog_spans"]),
             oldest_age_seconds=report.get("oldest_age_seconds"),
             last_error=report.get("last_error"),
+            in_doubt_spans=int(report.get("in_doubt_spans") or 0),
+            in_doubt_check_error=report.get("in_doubt_check_error"),
+            dropped_events=int(report.get("dropped_events") or 0),
         )
     except ComposeError as error:
         lines = error.stderr.strip().splitlines()
@@ -58,12 +64,23 @@ def describe(backlog: Backlog) -> str:
     if backlog.spans is None:
         return f"callback backlog: unknown ({backlog.unknown_because})"
     if backlog.spans == 0:
-        return "callback backlog: 0 spans; everything was delivered to Langfuse"
-    line = f"callback backlog: {backlog.spans} spans waiting for Langfuse"
-    if backlog.oldest_age_seconds is not None:
-        line += f", oldest {_age(backlog.oldest_age_seconds)}"
-    if backlog.last_error:
-        line += f"; last error: {backlog.last_error}"
+        line = "callback backlog: 0 spans; everything was delivered to Langfuse"
+    else:
+        line = f"callback backlog: {backlog.spans} spans waiting for Langfuse"
+        if backlog.oldest_age_seconds is not None:
+            line += f", oldest {_age(backlog.oldest_age_seconds)}"
+        if backlog.last_error:
+            line += f"; last error: {backlog.last_error}"
+    if backlog.in_doubt_check_error:
+        line += (
+            f"; {backlog.in_doubt_spans} spans sent without an answer wait for Langfuse's "
+            f"read API to confirm them ({backlog.in_doubt_check_error})"
+        )
+    if backlog.dropped_events:
+        line += (
+            f"; {backlog.dropped_events} requests were never traced (the proxy's queue to its "
+            "delivery process was full)"
+        )
     return line
 
 

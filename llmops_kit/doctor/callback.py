@@ -162,9 +162,11 @@ def _read_or_skip(ctx: DoctorContext, result: Verdicts) -> dict[str, Any] | Find
 
 @group.check(
     "callback.spool",
-    summary="the callback's spool holds no old backlog and has dropped nothing (its size cap)",
+    summary="the callback's spool holds no old backlog and nothing was dropped (its size cap, "
+    "or the proxy's queue to its delivery process)",
     remedy="a growing backlog means delivery fails (see callback.delivery); drops mean the "
-    "cap was reached: raise LLMOPS_SPOOL_MAX_MB in `.env`",
+    "cap was reached: raise LLMOPS_SPOOL_MAX_MB in `.env`; requests never traced: the "
+    "proxy's log says why its delivery process stopped",
 )
 def spool(ctx: DoctorContext, result: Verdicts) -> Finding:
     health = _read_or_skip(ctx, result)
@@ -173,6 +175,14 @@ def spool(ctx: DoctorContext, result: Verdicts) -> Finding:
     backlog = int(health.get("backlog_spans") or 0)
     dropped = int(health.get("dropped_spans") or 0)
     oldest = health.get("oldest_age_seconds")
+    untraced = int(health.get("dropped_events") or 0)
+    if untraced:
+        return result.fail(
+            f"{untraced} requests were never traced: the proxy's queue to its delivery process "
+            "was full (the delivery process down or far behind)",
+            f"{ctx.kit_command('logs', PROXY_SERVICE, '--tail', '200')} shows why the delivery "
+            "process stopped (its lines start with `llmops delivery`)",
+        )
     if dropped:
         return result.fail(
             f"the spool dropped {dropped} spans (its size cap was reached while Langfuse was "
@@ -205,11 +215,22 @@ def _delivery_fix(ctx: DoctorContext, error: str) -> str:
     )
 
 
+def _read_api_fix(ctx: DoctorContext) -> str:
+    where = ctx.settings.get("LANGFUSE_HOST", "")
+    if ctx.native:
+        return f"Check that {where}/api/public/v2/observations answers with the project's keys"
+    return (
+        f"{ctx.kit_command('logs', 'langfuse-web', '--tail', '100')} shows why the read API "
+        "fails; the spans are confirmed (or sent again) on their own once it answers"
+    )
+
+
 @group.check(
     "callback.delivery",
-    summary="the callback delivers: no export error since the last successful delivery",
+    summary="the callback delivers: no export error since the last successful delivery, and "
+    "no span waits for Langfuse's read API to confirm it",
     remedy="Langfuse unreachable: start it (the spool delivers by itself afterwards); 401/403: "
-    "fix the keys as langfuse.auth says",
+    "fix the keys as langfuse.auth says; read API failing: see langfuse-web's log",
 )
 def delivery(ctx: DoctorContext, result: Verdicts) -> Finding:
     health = _read_or_skip(ctx, result)
@@ -225,6 +246,16 @@ def delivery(ctx: DoctorContext, result: Verdicts) -> Finding:
             f"{backlog} spans wait for Langfuse (oldest {_age(health.get('oldest_age_seconds'))})"
             f"; the last export failed {_age(error_age)} ago: {ctx.redact(error)}",
             _delivery_fix(ctx, error),
+        )
+    check_error = health.get("in_doubt_check_error")
+    if check_error:
+        waiting = _age(health.get("in_doubt_oldest_age_seconds"))
+        return result.warn(
+            f"{health.get('in_doubt_spans', 0)} spans sent without an answer have waited "
+            f"{waiting} because Langfuse's read API cannot confirm whether it has them "
+            f"({ctx.redact(check_error)}); new traces keep flowing, and these are sent again "
+            "(a possible duplicate) after a bounded wait",
+            _read_api_fix(ctx),
         )
     if delivered_age is None:
         return result.ok("nothing delivered yet, and no export error")

@@ -250,3 +250,21 @@ def test_update_config_recreates_only_the_proxy_and_waits_for_it(kit: Kit) -> No
         "litellm: running (healthy)",
         "OK litellm runs the new config and is healthy",
     ]
+
+
+def test_status_shows_spans_waiting_for_the_read_api_and_requests_never_traced(kit: Kit) -> None:
+    healthy_stack(kit)
+    report = {
+        "backlog_spans": 2,
+        "oldest_age_seconds": 30.0,
+        "in_doubt_spans": 1,
+        "in_doubt_check_error": "read API answered HTTP 500",
+        "dropped_events": 3,
+    }
+    kit.docker.reply("compose", "exec", "litellm", stdout=json.dumps(report) + "\n")
+    outcome = kit.run("status")
+    assert outcome.stderr == (
+        "callback backlog: 2 spans waiting for Langfuse, oldest 30 s; 1 spans sent without an "
+        "answer wait for Langfuse's read API to confirm them (read API answered HTTP 500); 3 "
+        "requests were never traced (the proxy's queue to its delivery process was full)\n"
+    )

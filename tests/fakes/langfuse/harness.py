@@ -171,6 +171,10 @@ class LangfuseStandIn:
         }
         return self._control("POST", "mode", body)
 
+    def set_read_fault(self, status: int | None) -> None:
+        """Make the read API answer `status` (an HTTP error) until called with None."""
+        self._control("POST", "read-fault", {"status": status})
+
     def reset(self) -> None:
         self._control("POST", "reset")
 

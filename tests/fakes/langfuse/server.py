@@ -15,6 +15,8 @@ Control API, no auth, answered in every mode:
                                 until one of its observations is readable
     GET|POST /_fake/mode        {"mode": "normal|blackhole|error", "status", "retry_after",
                                  "count", "store"} (see modes)
+    POST /_fake/read-fault      {"status": 500} makes the read API (v2 observations) answer
+                                that error status until {"status": null}
     POST /_fake/reset           forget every request and span, back to normal mode
 """
 
@@ -58,6 +60,7 @@ class FakeLangfuse:
     modes: ModeSwitch
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     ingestion_delay_s: float = 0.0
+    read_fault: int | None = None
     _rows: dict[int, dict[str, Any]] = field(default_factory=dict)
 
     def readable_rows(self) -> list[dict[str, Any]]:
@@ -76,6 +79,7 @@ class FakeLangfuse:
         self.store.reset()
         self._rows.clear()
         self.modes.current = Mode()
+        self.read_fault = None
 
 
 def create_app(fake: FakeLangfuse) -> ASGIApp:
@@ -88,6 +92,8 @@ def create_app(fake: FakeLangfuse) -> ASGIApp:
         denied = _deny(fake.project, request)
         if denied:
             return denied
+        if fake.read_fault is not None:
+            return responses.message(fake.read_fault, "read API fault injected by the test")
         try:
             query = parse_query(request.query_params)
         except QueryError as error:
@@ -140,6 +146,13 @@ def create_app(fake: FakeLangfuse) -> ASGIApp:
                 return JSONResponse({"error": str(error)}, status_code=400)
         return JSONResponse(fake.modes.current.as_json())
 
+    async def read_fault(request: Request) -> Response:
+        status = (await request.json()).get("status")
+        if status is not None and not (isinstance(status, int) and 400 <= status <= 599):
+            return JSONResponse({"error": "status must be null or 400-599"}, status_code=400)
+        fake.read_fault = status
+        return JSONResponse({"status": status})
+
     async def reset(_: Request) -> Response:
         fake.reset()
         return JSONResponse({"reset": True})
@@ -155,6 +168,7 @@ def create_app(fake: FakeLangfuse) -> ASGIApp:
             Route("/_fake/spans", spans, methods=["GET"]),
             Route("/_fake/traces/{trace_id}", trace, methods=["GET"]),
             Route("/_fake/mode", mode, methods=["GET", "POST"]),
+            Route("/_fake/read-fault", read_fault, methods=["POST"]),
             Route("/_fake/reset", reset, methods=["POST"]),
         ],
         exception_handlers={405: _method_not_allowed},

@@ -1,36 +1,39 @@
 """The delivery process beside the proxy: a real child, a real spool, the Langfuse stand-in.
 
-The parent side is runtime.DeliveryProcess, as the proxy uses it; the child is
+The parent side is handoff.DeliveryProcess, as the proxy uses it; the child is
 callbacks/delivery.py run as a script, as in the proxy. Each test waits for a condition with
 a generous deadline and never for a fixed time.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import os
 import signal
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from callbacks import extract
-from callbacks.delivery import WAKE_FRAME, frame, open_spool, relay_events
+from callbacks import extract, handoff
+from callbacks.delivery import ACK, frame, open_spool, relay_events
 from callbacks.extract import Attempt
+from callbacks.handoff import DeliveryProcess, restart_delay
+from callbacks.hook import LangfuseV4Logger
 from callbacks.recorder import AttemptEvent, encode_event
-from callbacks.runtime import START_RETRY_SECONDS, DeliveryProcess
 from callbacks.settings import CallbackSettings
 from callbacks.spool import Spool
 from tests.fakes.langfuse.harness import LangfuseStandIn, running_langfuse
 
-from .doubles import FakeClock, span_row
+from .doubles import FakeClock, exception_from
 
 DEADLINE_S = 60.0
-# Far more wake frames than the pipe holds (1 MiB), so a blocking write would block.
-MANY_WAKES = 4 * (1 << 20) // len(WAKE_FRAME)
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +56,7 @@ def environ(tmp_path: Path, langfuse: LangfuseStandIn) -> dict[str, str]:
 
 @pytest.fixture
 def spool(environ: dict[str, str]) -> Spool:
-    """The spool as the proxy opens it, to append to."""
+    """The spool the child writes, to read its health."""
     return open_spool(CallbackSettings.from_env(environ))
 
 
@@ -67,6 +70,9 @@ def start_delivery(environ: dict[str, str]) -> Iterator[Callable[..., DeliveryPr
 
     yield start
     for process in started:
+        if process.pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(process.pid, signal.SIGCONT)  # a test may have stopped it
         process.stop()
 
 
@@ -77,180 +83,241 @@ def wait_until(condition: Callable[[], bool], what: str) -> None:
         time.sleep(0.05)
 
 
-def delivered(langfuse: LangfuseStandIn) -> set[str]:
-    return {span["spanId"] for span in langfuse.spans()}
+def reaped(pid: int) -> bool:
+    """Gone from the process table: neither running nor a zombie."""
+    return not Path(f"/proc/{pid}").exists()
 
 
-def span_ids(*numbers: int) -> set[str]:
-    return {span_row(n).span_id for n in numbers}
+def event(captured: Callable[[str], Any], name: str = "retry_success") -> bytes:
+    attempt = extract.attempt_from_logging(captured(name), None)
+    return encode_event(AttemptEvent(attempt, final=attempt.error is None))
 
 
-def restarted(delivery: DeliveryProcess, dead_pid: int) -> Callable[[], bool]:
-    def check() -> bool:
-        delivery.wake()
-        return delivery.pid != dead_pid
-
-    return check
-
-
-def test_spans_the_parent_spools_reach_langfuse_through_the_child(
-    start_delivery, spool, langfuse
-) -> None:
-    delivery = start_delivery()
-    spool.append([span_row(1), span_row(2)])
-    delivery.wake()
-    wait_until(lambda: delivered(langfuse) == span_ids(1, 2), "both spans delivered")
-    assert spool.health()["backlog_spans"] == 0
-
-
-def test_at_end_of_stdin_the_child_delivers_what_is_ready_and_exits_0(
-    start_delivery, spool, langfuse
-) -> None:
-    delivery = start_delivery()
-    spool.append([span_row(1)])
-    delivery.wake()
-    wait_until(lambda: delivered(langfuse) == span_ids(1), "the child is up and delivering")
-    spool.append([span_row(2), span_row(3)])
-    assert delivery.stop() == 0
-    assert delivered(langfuse) == span_ids(1, 2, 3)
-    assert spool.health()["backlog_spans"] == 0
-
-
-def test_a_dead_child_is_started_again_on_the_next_wake_and_delivers_the_backlog(
-    start_delivery, spool, langfuse
-) -> None:
-    delivery = start_delivery()
-    first_pid = delivery.pid
-    os.kill(first_pid, signal.SIGKILL)
-    spool.append([span_row(1), span_row(2)])
-    wait_until(restarted(delivery, first_pid), "a new child after a wake")
-    wait_until(lambda: delivered(langfuse) == span_ids(1, 2), "the backlog delivered")
-
-
-def test_a_child_that_keeps_dying_is_restarted_once_a_minute_with_its_exit_code_logged(
-    start_delivery, caplog
-) -> None:
-    clock = FakeClock()
-    delivery = start_delivery(clock=clock)
-    os.kill(delivery.pid, signal.SIGKILL)
-    wait_until(restarted(delivery, delivery.pid), "the first restart")
-    second_pid = delivery.pid
-    os.kill(second_pid, signal.SIGKILL)
-
-    def reaped() -> bool:
-        delivery.wake()
-        return not Path(f"/proc/{second_pid}").exists()
-
-    wait_until(reaped, "the second child dead and reaped by a wake")
-    delivery.wake()
-    assert delivery.pid == second_pid
-    clock.advance(START_RETRY_SECONDS)
-    delivery.wake()
-    assert delivery.pid != second_pid
-    restarts = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
-    assert len(restarts) == 2
-    assert all("exited with code -9" in message for message in restarts)
-
-
-def test_wake_never_blocks_while_the_child_reads_nothing(start_delivery) -> None:
-    delivery = start_delivery()
-    child = delivery.pid
-    os.kill(child, signal.SIGSTOP)
-    try:
-        waking = threading.Thread(
-            target=lambda: [delivery.wake() for _ in range(MANY_WAKES)], daemon=True
-        )
-        waking.start()
-        waking.join(DEADLINE_S)
-        assert not waking.is_alive()
-    finally:
-        os.kill(child, signal.SIGCONT)
-
-
-class RecordingWorker:
-    def __init__(self) -> None:
-        self.woken = threading.Event()
-        self.stopped = threading.Event()
-
-    def wake(self) -> None:
-        self.woken.set()
-
-    def stop(self) -> None:
-        self.stopped.set()
-
-
-class EventLog:
-    """Stands in for the recorder: what relay_events applied to it."""
-
-    def __init__(self) -> None:
-        self.attempts: list[tuple[Attempt, bool]] = []
-
-    def record_attempt(self, attempt: Attempt, *, final: bool) -> None:
-        self.attempts.append((attempt, final))
-
-
-@pytest.fixture
-def relayed() -> Iterator[tuple[int, EventLog, RecordingWorker]]:
-    """relay_events reading a pipe in its own thread; yields the write end, what it recorded
-    and the worker."""
-    reader, writer = os.pipe()
-    events, worker = EventLog(), RecordingWorker()
-    stream = os.fdopen(reader, "rb")
-    relay = threading.Thread(target=relay_events, args=(stream, events, worker), daemon=True)
-    relay.start()
-    try:
-        yield writer, events, worker
-    finally:
-        if not worker.stopped.is_set():
-            os.close(writer)
-        relay.join(DEADLINE_S)
-        stream.close()
-
-
-def test_an_empty_frame_wakes_the_worker(relayed) -> None:
-    writer, events, worker = relayed
-    os.write(writer, WAKE_FRAME)
-    assert worker.woken.wait(DEADLINE_S)
-    assert events.attempts == []
-    assert not worker.stopped.is_set()
-
-
-def test_an_event_frame_is_recorded_then_wakes_the_worker(relayed, captured) -> None:
-    writer, events, worker = relayed
-    attempt = extract.attempt_from_logging(captured("retry_success"), None)
-    os.write(writer, frame(encode_event(AttemptEvent(attempt, final=True))))
-    assert worker.woken.wait(DEADLINE_S)
-    assert events.attempts == [(attempt, True)]
-
-
-def test_end_of_stdin_stops_the_worker(relayed) -> None:
-    writer, _, worker = relayed
-    os.close(writer)
-    assert worker.stopped.wait(DEADLINE_S)
-    assert not worker.woken.is_set()
+def generations(langfuse: LangfuseStandIn) -> list[str]:
+    """The span ids of every generation Langfuse stored, copies included."""
+    return [
+        span["spanId"]
+        for span in langfuse.spans()
+        if span["attributes"]["langfuse.observation.type"] == "generation"
+    ]
 
 
 def test_a_handed_off_event_is_recorded_and_delivered_by_the_child(
     start_delivery, spool, langfuse, captured
 ) -> None:
     delivery = start_delivery()
-    attempt = extract.attempt_from_logging(captured("retry_success"), None)
-    assert delivery.hand_off(AttemptEvent(attempt, final=True))
-    wait_until(lambda: len(delivered(langfuse)) == 2, "the generation and the root span")
+    delivery.hand_off(event(captured))
+    wait_until(lambda: len(langfuse.spans()) == 2, "the generation and the root span")
+    wait_until(lambda: delivery.pending == 0, "the event acknowledged")
     assert spool.health()["backlog_spans"] == 0
 
 
-def test_hand_off_declines_without_blocking_while_the_child_reads_nothing(
-    start_delivery, captured
+def test_at_stop_what_was_handed_off_is_recorded_and_delivered_and_the_child_exits_0(
+    start_delivery, langfuse, captured
 ) -> None:
     delivery = start_delivery()
-    event = AttemptEvent(extract.attempt_from_logging(captured("retry_success"), None), True)
-    os.kill(delivery.pid, signal.SIGSTOP)
+    delivery.hand_off(event(captured))
+    assert delivery.stop() == 0
+    assert len(langfuse.spans()) == 2
+
+
+def test_a_killed_child_is_restarted_and_reaped_without_another_event(start_delivery) -> None:
+    delivery = start_delivery()
+    first = delivery.pid
+    assert first is not None
+    os.kill(first, signal.SIGKILL)
+    wait_until(lambda: delivery.pid not in (None, first), "a new child, with nothing handed off")
+    wait_until(lambda: reaped(first), "the dead child reaped")
+
+
+def test_an_event_the_child_never_read_goes_to_the_next_child(
+    start_delivery, langfuse, captured
+) -> None:
+    delivery = start_delivery()
+    first = delivery.pid
+    os.kill(first, signal.SIGSTOP)
+    delivery.hand_off(event(captured))  # into the pipe of a child that will never read it
+    os.kill(first, signal.SIGKILL)
+    wait_until(lambda: len(langfuse.spans()) == 2, "the event recorded by the next child")
+    assert delivery.pid != first
+
+
+def test_events_of_one_request_straddling_a_restart_give_one_generation_per_attempt(
+    start_delivery, langfuse, captured
+) -> None:
+    """Attempt 1 fails and LiteLLM reports it through two hooks; the child dies between the
+    two reports; attempt 2 answers. Two generations and one root, each stored once."""
+    delivery = start_delivery()
+    hook = LangfuseV4Logger(lambda e: delivery.hand_off(encode_event(e)))
+    failure = captured("retry_deployment_failure")
+
+    async def request() -> None:
+        await hook.async_post_call_failure_deployment_hook(
+            failure["request_data"], exception_from(failure["exception"]), None
+        )
+        wait_until(lambda: delivery.pending == 0, "attempt 1 recorded by the first child")
+        first = delivery.pid
+        os.kill(first, signal.SIGKILL)
+        await hook.async_log_failure_event(captured("retry_first_failure"), None, None, None)
+        await hook.async_log_success_event(captured("retry_success"), None, None, None)
+        wait_until(lambda: delivery.pid not in (None, first), "the next child")
+
+    asyncio.run(request())
+    wait_until(lambda: len(langfuse.spans()) >= 3, "both attempts and the root delivered")
+    wait_until(lambda: delivery.pending == 0, "every event acknowledged")
+    ids = generations(langfuse)
+    assert len(ids) == len(set(ids)) == 2
+    assert len(langfuse.spans()) == 3
+
+
+def test_hand_off_never_blocks_while_the_child_reads_nothing(
+    start_delivery, langfuse, captured
+) -> None:
+    delivery = start_delivery()
+    child = delivery.pid
+    payload = event(captured)
+    count = 4 * handoff.PIPE_BYTES // len(payload)  # far more than the pipe holds
+    os.kill(child, signal.SIGSTOP)
     try:
-        taken = 0
-        while delivery.hand_off(event):
-            taken += 1
-            assert taken < 100_000, "the pipe never filled"
-        assert taken > 0
+        handing = threading.Thread(
+            target=lambda: [delivery.hand_off(payload) for _ in range(count)], daemon=True
+        )
+        handing.start()
+        handing.join(DEADLINE_S)
+        assert not handing.is_alive()
     finally:
-        os.kill(delivery.pid, signal.SIGCONT)
+        os.kill(child, signal.SIGCONT)
+    wait_until(lambda: delivery.pending == 0, "every queued event written and acknowledged")
+    assert len(langfuse.spans()) == 2  # one request handed off many times: spooled once
+
+
+def test_events_beyond_the_bound_are_dropped_and_counted_for_status(
+    start_delivery, spool, captured, monkeypatch
+) -> None:
+    payload = event(captured)
+    monkeypatch.setattr(handoff, "MAX_HELD_BYTES", 3 * handoff.PIPE_BYTES)
+    delivery = start_delivery()
+    first = delivery.pid
+    os.kill(first, signal.SIGSTOP)
+    while delivery.dropped < 5:
+        delivery.hand_off(payload)
+    dropped = delivery.dropped
+    os.kill(first, signal.SIGKILL)
+    wait_until(lambda: spool.health()["dropped_events"] == dropped, "the count in the spool")
+    assert delivery.dropped == 0
+
+
+def test_a_child_that_keeps_dying_is_restarted_with_backoff_and_its_exit_code_logged(
+    start_delivery, caplog
+) -> None:
+    clock = FakeClock()
+    delivery = start_delivery(clock=clock)
+    with caplog.at_level(logging.ERROR, logger="llmops.callback"):
+        for deaths in (1, 2, 3):
+            dead = delivery.pid
+            os.kill(dead, signal.SIGKILL)
+            wait_until(lambda: delivery.pid is None, "the death noticed")
+            clock.advance(restart_delay(deaths) / 2)
+            time.sleep(2 * handoff.WATCH_SECONDS)  # a round or two of the watchdog
+            assert delivery.pid is None  # not before its backoff
+            clock.advance(restart_delay(deaths) / 2)
+            wait_until(lambda: delivery.pid is not None, "the restart after the backoff")
+            assert reaped(dead)
+    assert restart_delay(2) > restart_delay(1)
+    exits = [r.getMessage() for r in caplog.records if "exited with code -9" in r.getMessage()]
+    assert len(exits) == 3
+
+
+class RecordingWorker:
+    def __init__(self) -> None:
+        self.stopped = threading.Event()
+
+    def stop(self) -> None:
+        self.stopped.set()
+
+
+class EventLog:
+    """Stands in for the recorder and the spool: what relay_events applied to them."""
+
+    def __init__(self) -> None:
+        self.attempts: list[tuple[Attempt, bool]] = []
+        self.dropped: list[int] = []
+
+    def record_attempt(self, attempt: Attempt, *, final: bool) -> None:
+        self.attempts.append((attempt, final))
+
+    def count_dropped_events(self, count: int) -> None:
+        self.dropped.append(count)
+
+
+@pytest.fixture
+def relayed() -> Iterator[tuple[int, EventLog, RecordingWorker, int]]:
+    """relay_events reading a pipe in its own thread; yields the write end, what it recorded,
+    the worker and the read end of the acknowledgements."""
+    reader, writer = os.pipe()
+    ack_reader, ack_writer = os.pipe()
+    events, worker = EventLog(), RecordingWorker()
+    stream = os.fdopen(reader, "rb")
+    acks = os.fdopen(ack_writer, "wb", buffering=0)
+    relay = threading.Thread(
+        target=relay_events, args=(stream, events, events, worker, acks), daemon=True
+    )
+    relay.start()
+    try:
+        yield writer, events, worker, ack_reader
+    finally:
+        if not worker.stopped.is_set():
+            os.close(writer)
+        relay.join(DEADLINE_S)
+        stream.close()
+        acks.close()
+        os.close(ack_reader)
+
+
+def test_an_event_frame_is_recorded_then_acknowledged(relayed, captured) -> None:
+    writer, events, _, acks = relayed
+    attempt = extract.attempt_from_logging(captured("retry_success"), None)
+    os.write(writer, frame(7, encode_event(AttemptEvent(attempt, final=True))))
+    assert ACK.unpack(os.read(acks, ACK.size)) == (7,)
+    assert events.attempts == [(attempt, True)]
+
+
+def test_a_frame_that_cannot_be_recorded_is_acknowledged_and_skipped(relayed, caplog) -> None:
+    writer, events, _, acks = relayed
+    os.write(writer, frame(1, b'{"NoSuchEvent": {}}'))
+    assert ACK.unpack(os.read(acks, ACK.size)) == (1,)
+    assert events.attempts == []
+
+
+def test_the_dropped_count_goes_to_the_spool(relayed) -> None:
+    writer, events, worker, _ = relayed
+    os.write(writer, frame(0, b"12"))
+    os.close(writer)
+    assert worker.stopped.wait(DEADLINE_S)
+    assert events.dropped == [12]
+
+
+def test_end_of_stdin_stops_the_worker(relayed) -> None:
+    writer, _, worker, _ = relayed
+    os.close(writer)
+    assert worker.stopped.wait(DEADLINE_S)
+
+
+class UnwritableSpool(EventLog):
+    def record_attempt(self, attempt: Attempt, *, final: bool) -> None:
+        raise sqlite3.OperationalError("database or disk is full")
+
+
+def test_an_event_the_spool_cannot_take_is_not_acknowledged_and_the_child_stops(
+    captured,
+) -> None:
+    reader, writer = os.pipe()
+    ack_reader, ack_writer = os.pipe()
+    worker = RecordingWorker()
+    with os.fdopen(reader, "rb") as stream, os.fdopen(ack_writer, "wb", buffering=0) as acks:
+        os.write(writer, frame(1, event(captured)))
+        relay_events(stream, UnwritableSpool(), EventLog(), worker, acks)
+    assert worker.stopped.is_set()
+    assert os.read(ack_reader, ACK.size) == b""  # closed without an acknowledgement
+    os.close(writer)
+    os.close(ack_reader)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import os
 import socket
@@ -10,12 +9,18 @@ import sqlite3
 import subprocess
 import sys
 import time
-import zlib
 from pathlib import Path
 
 from callbacks import mapping
 from callbacks.otlp import attribute_map
-from callbacks.spool import COMPRESS_AFTER_SECONDS, IN_DOUBT, READY, Spool, owner_id
+from callbacks.spool import (
+    COMPRESS_AFTER_SECONDS,
+    IN_DOUBT,
+    READY,
+    REMEMBER_SPOOLED_SECONDS,
+    Spool,
+    owner_id,
+)
 
 from .doubles import ids, span_row
 
@@ -219,35 +224,6 @@ def test_compressing_frees_room_under_the_cap(make_spool, clock) -> None:
     assert spool.append([span_row(3, _code_like(50))]).without_bodies == 0
 
 
-def test_a_spool_from_before_json_rows_is_read_and_extended(tmp_path: Path, clock) -> None:
-    """A spool written by an earlier version (every row zlib-compressed, no `compressed`
-    column) keeps its rows when a newer proxy opens it."""
-    directory = tmp_path / "spool"
-    directory.mkdir()
-    row = span_row(1)
-    db = sqlite3.connect(directory / "spool.db")
-    db.executescript(
-        "CREATE TABLE spans (id INTEGER PRIMARY KEY AUTOINCREMENT, trace_id TEXT NOT NULL,"
-        " span_id TEXT NOT NULL, body BLOB NOT NULL, size INTEGER NOT NULL,"
-        " stored INTEGER NOT NULL, created REAL NOT NULL, state TEXT NOT NULL DEFAULT 'ready',"
-        " not_before REAL NOT NULL DEFAULT 0, claimed_by TEXT, claimed_at REAL,"
-        " claim_expiry REAL);"
-    )
-    body = zlib.compress(json.dumps(row.span).encode(), 1)
-    db.execute(
-        "INSERT INTO spans (trace_id, span_id, body, size, stored, created)"
-        " VALUES (?, ?, ?, ?, ?, ?)",
-        (row.trace_id, row.span_id, body, len(body), len(body), clock()),
-    )
-    db.commit()
-    db.close()
-    spool = Spool(
-        directory, max_bytes=10**9, shrink=mapping.without_bodies, settle_seconds=60, clock=clock
-    )
-    spool.append([span_row(2)])
-    assert [claimed.span for claimed in claim(spool, "me")] == [row.span, span_row(2).span]
-
-
 def _wal_frames(directory: Path) -> int:
     """Frames in the write-ahead log not yet copied into the database."""
     with sqlite3.connect(directory / "spool.db") as db:
@@ -304,3 +280,21 @@ def test_a_spool_left_readable_by_an_earlier_version_is_tightened_when_opened(
 
     modes = _modes(directory)
     assert modes == {name: 0o700 if name == "spool" else 0o600 for name in modes}
+
+
+def test_a_span_spooled_again_is_skipped_and_counted_even_after_delivery(spool) -> None:
+    """An event recorded twice (a frame resent to a restarted delivery process) spools its
+    spans once, though the first copy may have left the spool already."""
+    spool.append([span_row(1)])
+    spool.acknowledge("me", [row.id for row in claim(spool, "me")])
+    result = spool.append([span_row(1), span_row(2)])
+    assert (result.stored, result.repeated) == (1, 1)
+    assert [row.span_id for row in claim(spool, "me")] == [span_row(2).span_id]
+    assert spool.health()["repeated_spans"] == 1
+
+
+def test_span_ids_are_forgotten_after_an_hour(spool, clock) -> None:
+    spool.append([span_row(1)])
+    clock.advance(REMEMBER_SPOOLED_SECONDS + 1)
+    assert spool.forget_spooled() == 1
+    assert spool.append([span_row(1)]).stored == 1

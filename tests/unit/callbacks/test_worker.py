@@ -17,6 +17,7 @@ from callbacks.worker import DeliveryWorker
 from .doubles import ScriptedLangfuse, read_timeout, refused, span_row, status
 
 SETTLE = 60.0
+MAX_DOUBT = 600.0
 
 
 @pytest.fixture
@@ -46,6 +47,7 @@ def worker(spool, langfuse, clock) -> DeliveryWorker:
         policy=RetryPolicy(initial=1, multiplier=2, maximum=60, jitter=0.5),
         shrink=mapping.smaller,
         lease_seconds=100,
+        max_doubt_seconds=MAX_DOUBT,
         clock=clock,
         rng=lambda: 0.0,
     )
@@ -264,3 +266,55 @@ def test_spans_waiting_through_an_outage_are_compressed(worker, spool, langfuse,
     worker.finish(0.0)
     assert spool.health()["backlog_bytes"] < stored_as_json / 4
     assert spool.health()["backlog_spans"] == 1
+
+
+def test_new_spans_keep_flowing_while_the_read_api_cannot_check_a_batch_in_doubt(
+    worker, spool, langfuse, clock
+) -> None:
+    langfuse.exports = [read_timeout]
+    langfuse.reads = [status(500)] * 20
+    spool.append([span_row(1)])
+    worker.run_once()
+    clock.advance(SETTLE)
+    spool.append([span_row(2)])
+    worker.run_once()
+    assert [s["spanId"] for s in langfuse.exported_batches()[-1]] == [span_row(2).span_id]
+    health = spool.health()
+    assert (health["delivered"], health["in_doubt_spans"]) == (1, 1)
+    assert "HTTP 500" in health["in_doubt_check_error"]
+
+
+def test_a_batch_in_doubt_is_sent_again_unchecked_after_the_bounded_wait(
+    worker, spool, langfuse, clock, caplog
+) -> None:
+    langfuse.exports = [read_timeout]
+    langfuse.reads = [status(429)] * 100
+    spool.append([span_row(1)])
+    with caplog.at_level(logging.WARNING, logger="llmops.callback"):
+        worker.run_once()
+        clock.advance(SETTLE)
+        while clock.now < 1_800_000_000.0 + MAX_DOUBT + 120 and spool.health()["delivered"] == 0:
+            clock.advance(max(worker.run_once(), 1.0))
+    assert exports(langfuse) == 2
+    health = spool.health()
+    assert (health["delivered"], health["in_doubt_resent_unchecked"]) == (1, 1)
+    waits = [r for r in caplog.records if "cannot confirm" in r.getMessage()]
+    assert len(waits) == 1  # the pause is logged once, not once per check
+    assert any("sent again" in r.getMessage() for r in caplog.records)
+
+
+def test_the_noted_check_problem_clears_once_the_read_api_answers(
+    worker, spool, langfuse, clock
+) -> None:
+    langfuse.exports = [read_timeout]
+    langfuse.reads = [status(404)]
+    spool.append([span_row(1)])
+    worker.run_once()
+    clock.advance(SETTLE)
+    worker.run_once()
+    assert spool.health()["in_doubt_check_error"] == "read API answered HTTP 404"
+    clock.advance(MAX_DOUBT / 2)
+    worker.run_once()  # the read API finds nothing now: resent, delivered
+    health = spool.health()
+    assert (health["in_doubt_check_error"], health["in_doubt_resent"]) == (None, 1)
+    assert health["delivered"] == 1
