@@ -22,7 +22,7 @@ import openai
 import pytest
 import yaml
 
-from callbacks import pricing
+from callbacks import limits, pricing
 from callbacks.keys_file import digest
 from callbacks.ledger import Scope, SqliteLedger
 from callbacks.ledger_redis import RedisLedger
@@ -50,6 +50,7 @@ KEYS = {
     "team-b": {"key": _key("team-b"), "user": "b@example.com", "team": "small"},
     "burst": {"key": _key("burst"), "user": "burst@example.com", "budget_usd": 0.05},
     "free": {"key": _key("free"), "user": "free@example.com"},
+    "cut": {"key": _key("cut"), "user": "cut@example.com", "budget_usd": 10},
 }
 TEAMS = {"small": {"budget_usd": 0.000001, "budget_period": "day"}}
 
@@ -82,7 +83,10 @@ def _write_keys(path: Path) -> Path:
 @pytest.fixture(scope="module")
 def sqlite_proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
     work_dir = tmp_path_factory.mktemp("budgets")
-    env = {"LLMOPS_KEYS_FILE": str(_write_keys(work_dir / "keys.yml"))}
+    env = {
+        "LLMOPS_KEYS_FILE": str(_write_keys(work_dir / "keys.yml")),
+        "LLMOPS_LEDGER_DIR": str(work_dir / "ledger"),
+    }
     with (
         running_bedrock() as bedrock,
         start_proxy(bedrock, work_dir, env_overrides=env, callbacks=CALLBACKS) as proxy,
@@ -215,6 +219,37 @@ def test_keys_without_limits_and_the_master_key_are_unchanged(sqlite_proxy: Prox
 
     assert sqlite_proxy.chat("free").status_code == 200
     assert master.status_code == 200
+
+
+def test_a_stream_cut_midway_releases_its_reservation_after_the_grace(
+    sqlite_proxy: Proxy,
+) -> None:
+    sqlite_proxy.bedrock.set_fault(
+        "us.anthropic.claude-sonnet-4-5-20250929-v1:0", "midstream_throttle", count=1
+    )
+    client = openai.OpenAI(
+        base_url=sqlite_proxy.proxy.openai_url, api_key=KEYS["cut"]["key"], max_retries=0
+    )
+
+    with pytest.raises(openai.APIError, match="Too many requests"):
+        stream = client.chat.completions.create(
+            model="claude-sonnet-4-5", messages=[{"role": "user", "content": "hi"}], stream=True
+        )
+        for _ in stream:
+            pass
+
+    ledger = SqliteLedger(sqlite_proxy.work_dir / "ledger")
+    scope = _month_scope("cut")
+    deadline = time.monotonic() + SETTLE_WAIT_S
+    while True:
+        rows = ledger._db.execute(
+            "SELECT lapse_at FROM holds WHERE scope = ?", (scope.name,)
+        ).fetchall()
+        # The hold lapses within the grace instead of the 3-hour lifetime of a lost request.
+        if rows and all(lapse_at <= time.time() + limits.SETTLE_GRACE_S for (lapse_at,) in rows):
+            break
+        assert time.monotonic() < deadline, sqlite_proxy.proxy.log_tail()
+        time.sleep(0.1)
 
 
 async def _stream(proxy: Proxy, max_tokens: int) -> int:
