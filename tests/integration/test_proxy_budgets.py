@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import calendar
 import datetime as dt
+import math
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -51,6 +52,7 @@ KEYS = {
     "burst": {"key": _key("burst"), "user": "burst@example.com", "budget_usd": 0.05},
     "free": {"key": _key("free"), "user": "free@example.com"},
     "cut": {"key": _key("cut"), "user": "cut@example.com", "budget_usd": 10},
+    "retry": {"key": _key("retry"), "user": "retry@example.com", "budget_usd": 10},
 }
 TEAMS = {"small": {"budget_usd": 0.000001, "budget_period": "day"}}
 
@@ -219,6 +221,24 @@ def test_keys_without_limits_and_the_master_key_are_unchanged(sqlite_proxy: Prox
 
     assert sqlite_proxy.chat("free").status_code == 200
     assert master.status_code == 200
+
+
+def test_a_throttled_attempt_costs_nothing_and_the_retry_costs_what_litellm_priced(
+    sqlite_proxy: Proxy,
+) -> None:
+    sqlite_proxy.bedrock.set_fault("us.anthropic.claude-sonnet-4-6", "throttle", count=1)
+
+    answered = sqlite_proxy.chat("retry")
+
+    assert answered.status_code == 200, answered.text
+    cost = float(answered.headers["x-litellm-response-cost"])
+    ledger = SqliteLedger(sqlite_proxy.work_dir / "ledger")
+    deadline = time.monotonic() + SETTLE_WAIT_S
+    while (usage := ledger.usage(_month_scope("retry"), time.time())).held:
+        assert time.monotonic() < deadline, sqlite_proxy.proxy.log_tail()
+        time.sleep(0.1)
+    assert [call["status"] for call in sqlite_proxy.bedrock.calls()][-2:] == [429, 200]
+    assert usage.spent == math.ceil(cost * 1_000_000) > 0
 
 
 def test_a_stream_cut_midway_releases_its_reservation_after_the_grace(

@@ -180,3 +180,26 @@ def test_example_keys_file_documents_the_format_but_its_keys_are_refused(
 
     with pytest.raises(auth.KeysFileError, match="'key': still the example key"):
         auth.parse_keys(example)
+
+
+def test_forwards_users_is_exposed_in_the_key_metadata(auth: ModuleType, tmp_path: Path) -> None:
+    front_end = {**ALICE, "forwards_users": True}
+
+    identity = _authenticator(auth, _keys_file(tmp_path, [front_end])).authenticate(ALICE_KEY)
+
+    assert identity.metadata == {"forwards_users": True}
+
+
+def test_keys_without_limits_are_admitted_without_the_ledger(
+    auth: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(auth, "_authenticator", _authenticator(auth, _keys_file(tmp_path, [ALICE])))
+    monkeypatch.setattr(auth.budget_runtime, "gate", _no_ledger)
+
+    identity = asyncio.run(auth.user_api_key_auth(request=None, api_key=ALICE_KEY))
+
+    assert identity.user_id == "alice@example.com"
+
+
+def _no_ledger() -> None:
+    raise AssertionError("a key without limits reached the ledger")
