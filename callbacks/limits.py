@@ -38,6 +38,8 @@ HOLD_LIFETIME_S = 3 * 3600.0
 # After a request ends without a success report, how long its hold waits for a late cost.
 SETTLE_GRACE_S = 30.0
 _FREE_ROUTES = ("count_tokens",)
+# The OpenAI and Anthropic SDKs (Claude Code, Codex) retry 401s and 429s unless told not to.
+_FINAL = {"x-should-retry": "false"}
 _ADJECTIVES = {"day": "daily", "week": "weekly", "month": "monthly"}
 
 
@@ -74,8 +76,7 @@ class Named:
 
 def scopes_for(key_digest: str, entry: KeyEntry, now: float, zone: dt.tzinfo) -> list[Named]:
     """The key's own scope and its team's, each with the limits that apply to it."""
-    key_name = "the key" if entry.alias == entry.user else f"the key {entry.alias}"
-    owners = [(f"key:{key_digest[:16]}", f"{key_name} of {entry.user}", entry.limits)]
+    owners = [(f"key:{key_digest[:16]}", _key_of(entry), entry.limits)]
     if entry.team is not None and entry.team_limits is not None:
         owners.append((f"team:{entry.team}", f"team {entry.team}", entry.team_limits))
     named = []
@@ -87,6 +88,13 @@ def scopes_for(key_digest: str, entry: KeyEntry, now: float, zone: dt.tzinfo) ->
         scope = Scope(name, period, budget=budget, rpm=limits.rpm, tpm=limits.tpm)
         named.append(Named(scope, who, limits, resets_at))
     return named
+
+
+def _key_of(entry: KeyEntry) -> str:
+    """How messages name a key: never by its secret, by its alias when it has its own."""
+    if entry.alias == entry.user:
+        return f"the key of {entry.user}"
+    return f"the key {entry.alias} of {entry.user}"
 
 
 def allowed_models(entry: KeyEntry) -> tuple[str, ...] | None:
@@ -111,6 +119,9 @@ def needs_gate(entry: KeyEntry) -> bool:
 
 
 def _dollars(micros: int) -> str:
+    """Cents, or micro-dollars for amounts under a cent (else a tiny budget reads $0.00)."""
+    if 0 < micros < MICROS // 100:
+        return f"${micros / MICROS:.6f}"
     return f"${micros / MICROS:,.2f}"
 
 
@@ -124,7 +135,7 @@ def _refused(refusal: Refusal, named: Named, now: float) -> ProxyException:
             f"included); it resets at {named.resets_at.isoformat()}. Ask the proxy's admin "
             "to raise it."
         )
-        headers = {"retry-after": str(wait), "x-should-retry": "false"}
+        headers = {"retry-after": str(wait), **_FINAL}
         return ProxyException(message, "budget_exceeded", None, 429, headers=headers)
     wait = max(1, 60 - int(now % 60))
     if refusal.kind == "rpm":
@@ -190,11 +201,12 @@ class Gate:
         ends = expiry(entry)
         if ends is not None and now >= ends.timestamp():
             raise ProxyException(
-                f"API key of {entry.user} ({entry.alias}) expired on {ends.date().isoformat()}. "
+                f"This API key expired on {ends.date().isoformat()} ({_key_of(entry)}). "
                 "Ask the proxy's admin for a new key.",
                 "auth_error",
                 "api_key",
                 401,
+                headers=_FINAL,
             )
         model = body.get("model")
         if not isinstance(model, str):
@@ -203,11 +215,12 @@ class Gate:
         if allowed is not None and model not in allowed:
             listed = ", ".join(allowed) or "none"
             raise ProxyException(
-                f"Model {model} is not allowed for the key {entry.alias} of {entry.user}; "
+                f"Model {model} is not allowed for {_key_of(entry)}; "
                 f"allowed model groups: {listed}.",
                 "model_not_allowed",
                 "model",
                 403,
+                headers=_FINAL,
             )
         named = scopes_for(key_digest, entry, now, self._settings.zone)
         if not named or route.endswith(_FREE_ROUTES):

@@ -142,7 +142,7 @@ def test_budget_reached_is_a_429_in_the_openai_and_the_anthropic_format(
         error = response.json()["error"]
         assert error["type"] == "budget_exceeded"
         assert "Budget exceeded for the key of spent@example.com: spent $" in error["message"]
-        assert "of its $0.00 monthly budget" in error["message"]
+        assert "of its $0.000001 monthly budget" in error["message"]
         assert abs(int(response.headers["retry-after"]) - _seconds_to_next_month()) < 30
         assert response.headers["x-should-retry"] == "false"
     assert len(sqlite_proxy.bedrock.calls()) >= 1

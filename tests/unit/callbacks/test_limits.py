@@ -166,6 +166,15 @@ def test_budget_timezone_moves_the_period_boundary(open_ledger, clock) -> None:
     assert gate.admit(*alice, _body(), "/v1/chat/completions") is not None
 
 
+def test_a_budget_under_a_cent_is_shown_in_micro_dollars(open_ledger, clock) -> None:
+    gate, alice = _gate(open_ledger, clock), _alice("budget_usd: 0.000005")
+    gate.settle(gate.admit(*alice, _body(), "/v1/chat/completions"), 0.000012, 10)
+
+    assert (
+        "spent $0.000012 of its $0.000005 monthly budget" in _refusal(gate, alice, _body()).message
+    )
+
+
 def test_team_budget_is_shared_by_its_keys_and_the_tighter_budget_wins(open_ledger, clock) -> None:
     entries = _keys(f"""
         teams:
@@ -217,6 +226,7 @@ def test_model_outside_the_allow_list_is_a_403_listing_the_allowed_groups(
     refused = _refusal(gate, alice, {**_body(), "model": "claude-opus-4-8"})
 
     assert (refused.code, refused.type) == ("403", "model_not_allowed")
+    assert refused.headers == {"x-should-retry": "false"}
     assert "allowed model groups: claude-haiku-4-5, claude-sonnet-4-5" in refused.message
 
 
@@ -226,7 +236,11 @@ def test_expired_key_is_a_401_saying_so(open_ledger, clock) -> None:
     refused = _refusal(gate, alice, _body())
 
     assert (refused.code, refused.type) == ("401", "auth_error")
-    assert "expired on 2026-12-06" in refused.message
+    assert refused.message == (
+        "This API key expired on 2026-12-06 (the key of alice@example.com). "
+        "Ask the proxy's admin for a new key."
+    )
+    assert refused.headers == {"x-should-retry": "false"}  # else Claude Code retries, silent
 
 
 def test_a_request_that_ends_without_a_cost_releases_its_hold_after_the_grace(
