@@ -25,7 +25,7 @@ Keys in keys.yml (spent: this budget period; req/min: this minute)
 ┃ user              ┃ team     ┃ key      ┃ limits            ┃ spent  ┃ req/min ┃
 ┡━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━╇━━━━━━━━━━╇━━━━━━━━━━━━━━━━━━━╇━━━━━━━━╇━━━━━━━━━┩
 │ alice@example.com │ platform │ sk-…a1b2 │ $50/month, 60 rpm │ $12.34 │ 1       │
-│ bob@example.com   │ -        │ sk-…c3d4 │ no limits         │ $0.00  │ 0       │
+│ bob@example.com   │ -        │ sk-…c3d4 │ no limits         │ -      │ -       │
 └───────────────────┴──────────┴──────────┴───────────────────┴────────┴─────────┘
 """
 
