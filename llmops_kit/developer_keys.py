@@ -103,11 +103,11 @@ def write(doc: KeysFileDocument, values: settings.Settings) -> None:
         raise
 
 
-def ledger_environ(values: settings.Settings) -> dict[str, str]:
-    """Where the proxy keeps its ledger, as budget_runtime reads it."""
+def ledger_environ(values: settings.Settings, environ: Mapping[str, str]) -> dict[str, str]:
+    """Where the native proxy keeps its ledger, as budget_runtime reads it."""
     return {
         "LLMOPS_LEDGER_URL": values.get("LLMOPS_LEDGER_URL", ""),
-        "LLMOPS_LEDGER_DIR": os.environ.get("LLMOPS_LEDGER_DIR", str(NATIVE_DATA_DIR / "ledger")),
+        "LLMOPS_LEDGER_DIR": environ.get("LLMOPS_LEDGER_DIR", str(NATIVE_DATA_DIR / "ledger")),
     }
 
 
@@ -128,11 +128,14 @@ class LedgerUnreachable(ConfigError):
 
 
 def spending(
-    entries: Mapping[str, Any], values: settings.Settings, now: float
+    entries: Mapping[str, Any],
+    values: settings.Settings,
+    now: float,
+    environ: Mapping[str, str] = os.environ,
 ) -> dict[str, ScopeSpend]:
     """Every limited key's and team's spend, by ledger scope name; LedgerUnreachable if unknown."""
     modules = callbacks()
-    environ = ledger_environ(values)
+    environ = ledger_environ(values, environ)
     zone = modules.limits.zone_from(values.get("LLMOPS_BUDGET_TIMEZONE", ""))
     named = {
         n.scope.name: n

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from . import bedrock, callback, containers, envfile, host, langfuse, litellm, logs, network
+from . import bedrock, callback, containers, envfile, host, keys, langfuse, litellm, logs, network
 from .context import DoctorContext
 from .findings import Finding, Status
 from .registry import Check, CheckGroup
@@ -17,6 +17,7 @@ GROUPS: tuple[CheckGroup, ...] = (
     langfuse.group,
     callback.group,
     litellm.group,
+    keys.group,
     bedrock.group,
     host.group,
     logs.group,

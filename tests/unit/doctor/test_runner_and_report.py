@@ -21,6 +21,7 @@ ID_PREFIXES = {
     "langfuse": "langfuse.",
     "callback": "callback.",
     "litellm": "litellm.",
+    "keys": "keys.",
     "bedrock": "bedrock.",
     "host": "host.",
     "logs": "logs.",
