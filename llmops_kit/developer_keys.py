@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -160,3 +161,32 @@ def spending(
         name: ScopeSpend(name, n.who, n.scope.budget, n.scope.period, *usage[name])
         for name, n in named.items()
     }
+
+
+NEAR_BUDGET = 0.9
+
+
+def near_budget(figures: Mapping[str, ScopeSpend], share: float = NEAR_BUDGET) -> list[str]:
+    """Keys and teams that spent `share` of their budget or more, as one phrase each."""
+    return sorted(
+        f"{s.who}: ${s.spent / 1e6:,.2f} of ${s.budget / 1e6:,.2f}"
+        for s in figures.values()
+        if s.budget and s.spent >= share * s.budget
+    )
+
+
+def budget_summary(values: settings.Settings, environ: Mapping[str, str]) -> str | None:
+    """`status`'s line about budgets; None when no key has limits or the ledger is not here."""
+    if not values.get("LLMOPS_KEYS_FILE", ""):
+        return None
+    ledger = ledger_environ(values, environ)
+    if not ledger["LLMOPS_LEDGER_URL"] and not Path(ledger["LLMOPS_LEDGER_DIR"]).exists():
+        return None  # the stack's SQLite ledger is inside the proxy's volume
+    try:
+        parsed = check(read(keys_path(values)), values)
+        high = near_budget(spending(parsed.entries, values, time.time(), environ))
+    except ConfigError as error:
+        return f"budgets: unknown ({error.message})"
+    if not high:
+        return "budgets: every key and team is under 90 % of its budget"
+    return "budgets: at or near the budget: " + "; ".join(high)

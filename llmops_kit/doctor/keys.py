@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from .. import developer_keys
 from ..errors import ConfigError
@@ -11,11 +12,12 @@ from .findings import Finding, Verdicts
 from .registry import CheckGroup
 
 group = CheckGroup("keys", "Developer keys and limits")
-NEAR_BUDGET = 0.9
 
 
-def _parsed(ctx: DoctorContext):
-    def probe():
+def _parsed(ctx: DoctorContext) -> Any:
+    """The keys file as the proxy parses it (its KeysDocument), read once per run."""
+
+    def probe() -> Any:
         doc = developer_keys.read(developer_keys.keys_path(ctx.settings))
         return developer_keys.check(doc, ctx.settings)
 
@@ -94,11 +96,7 @@ def ledger(ctx: DoctorContext, result: Verdicts) -> Finding:
 def budgets(ctx: DoctorContext, result: Verdicts) -> Finding:
     if not ctx.settings.get("LLMOPS_KEYS_FILE", "") or not _limited(ctx):
         return result.ok("no key has a budget")
-    high = [
-        f"{s.who}: ${s.spent / 1e6:,.2f} of ${s.budget / 1e6:,.2f}"
-        for s in _spending(ctx).values()
-        if s.budget and s.spent >= NEAR_BUDGET * s.budget
-    ]
+    high = developer_keys.near_budget(_spending(ctx))
     if high:
         return result.warn(
             "at or near the budget: " + "; ".join(sorted(high)),

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from callbacks import keys_file, limits
 from callbacks.ledger import SqliteLedger
 from llmops_kit import cli, settings
-from tests.unit.cli_harness import Kit, make_kit
+from tests.unit.cli_harness import SERVICES, Kit, make_kit, ps_line
 
 ALICE_KEY = "sk-alice-" + "a" * 28 + "a1b2"
 BOB_KEY = "sk-bob-" + "b" * 28 + "c3d4"
@@ -181,3 +181,23 @@ def test_keys_help_lists_the_commands(kit: Kit) -> None:
     commands = [line.split()[1] for line in outcome.stdout.splitlines() if line.startswith("│ ")]
     assert outcome.exit_code == 0
     assert commands[-5:] == ["list", "add", "revoke", "rotate", "set"], outcome.stdout
+
+
+def test_status_names_the_keys_at_or_near_their_budget(kit: Kit, tmp_path: Path) -> None:
+    _write(kit, [{"key": ALICE_KEY, "user": "alice@example.com", "budget_usd": 10},
+                 {"key": BOB_KEY, "user": "bob@example.com", "budget_usd": 10}])  # fmt: skip
+    entry = keys_file.load_keys(_keys_path(kit).read_text()).entries[keys_file.digest(ALICE_KEY)]
+    now = time.time()
+    [own] = limits.scopes_for(keys_file.digest(ALICE_KEY), entry, now, limits.zone_from(""))
+    SqliteLedger(tmp_path / "ledger").settle([own.scope], "h", 9_500_000, 0, now)
+    kit.set(COMPOSE_PROJECT_NAME="kit")
+    kit.docker.reply("compose", "config", "--services", stdout="\n".join(SERVICES) + "\n")
+    kit.docker.reply("compose", "ps", stdout="\n".join(ps_line(s) for s in SERVICES) + "\n")
+    kit.docker.reply("compose", "exec", "litellm", stdout='{"backlog_spans": 0}\n')
+
+    outcome = kit.run("status")
+
+    assert outcome.code == 0
+    assert outcome.stderr.splitlines()[-1] == (
+        "budgets: at or near the budget: the key of alice@example.com: $9.50 of $10.00"
+    )
