@@ -53,6 +53,7 @@ KEYS = {
     "free": {"key": _key("free"), "user": "free@example.com"},
     "cut": {"key": _key("cut"), "user": "cut@example.com", "budget_usd": 10},
     "retry": {"key": _key("retry"), "user": "retry@example.com", "budget_usd": 10},
+    "gone": {"key": _key("gone"), "user": "gone@example.com", "budget_usd": 10},
 }
 TEAMS = {"small": {"budget_usd": 0.000001, "budget_period": "day"}}
 
@@ -317,6 +318,47 @@ def test_concurrent_streams_at_a_nearly_spent_budget_overshoot_by_one_reservatio
 
     assert statuses.count(429) > 0 and statuses.count(200) > 0, statuses
     assert 0 < usage.spent <= 50_000 + reservation
+
+
+@pytest.fixture(scope="module")
+def slow_proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
+    """A proxy in front of a stand-in that streams one token every 300 ms."""
+    work_dir = tmp_path_factory.mktemp("slow-budgets")
+    env = {
+        "LLMOPS_KEYS_FILE": str(_write_keys(work_dir / "keys.yml")),
+        "LLMOPS_LEDGER_DIR": str(work_dir / "ledger"),
+    }
+    with (
+        running_bedrock(token_interval_ms=300) as bedrock,
+        start_proxy(bedrock, work_dir, env_overrides=env, callbacks=CALLBACKS) as proxy,
+    ):
+        yield Proxy(bedrock, proxy, work_dir)
+
+
+def test_a_client_that_disconnects_midstream_is_charged_what_was_billed(
+    slow_proxy: Proxy,
+) -> None:
+    body = {
+        "model": SONNET,
+        "stream": True,
+        "max_tokens": 500,
+        "messages": [{"role": "user", "content": "A long story about dragons and castles."}],
+    }
+    headers = {"Authorization": f"Bearer {KEYS['gone']['key']}"}
+    with httpx.stream(
+        "POST", f"{slow_proxy.proxy.url}/v1/chat/completions", json=body, headers=headers
+    ) as response:
+        assert response.status_code == 200
+        next(line for line in response.iter_lines() if line.startswith("data:"))
+    # Disconnected after the first chunk: the answer would have taken seconds more.
+
+    ledger = SqliteLedger(slow_proxy.work_dir / "ledger")
+    deadline = time.monotonic() + SETTLE_WAIT_S
+    while (usage := ledger.usage(_month_scope("gone"), time.time())).held:
+        assert time.monotonic() < deadline, slow_proxy.proxy.log_tail()
+        time.sleep(0.1)
+    price = pricing.model_price("us.anthropic.claude-sonnet-4-6", litellm.model_cost)
+    assert 0 < usage.spent < pricing.estimate_micros(body, price, None)
 
 
 # ---- Two proxies, one Redis ------------------------------------------------------------------
