@@ -215,7 +215,7 @@ def _key(item: Mapping[str, Any], at: str) -> str:
 
 
 def _entry(
-    item: object, index: int, doc: KeysDocument, source: str, lines: _Lines, base: tuple
+    item: object, index: int, doc: KeysDocument, source: str, lines: _Lines, base: tuple[str, ...]
 ) -> tuple[str, KeyEntry]:
     path = (*base, index)
     line = lines.of(*path)
@@ -232,26 +232,23 @@ def _entry(
     if not isinstance(forwards, bool):
         where = _where(source, lines.of(*path, "forwards_users"), "forwards_users")
         raise _Invalid(f"{where}: must be true or false")
-    team_limits = None
-    if team is not None and doc.teams is not None and team in doc.teams:
-        team_limits = doc.teams[team]
     return digest(key), KeyEntry(
         user=user,
         team=team,
         alias=alias,
         limits=parse_limits(item, source, lines, *path),
-        team_limits=team_limits,
+        team_limits=doc.teams.get(team) if team is not None else None,
         forwards_users=forwards,
         line=line,
     )
 
 
-def _teams(document: Mapping[str, Any], doc: KeysDocument, source: str, lines: _Lines) -> set:
+def _teams(document: Mapping[str, Any], doc: KeysDocument, source: str, lines: _Lines) -> set[str]:
     """Fill doc.teams; return the names of teams that were refused (their keys are too)."""
     teams = document.get("teams") or {}
     if not isinstance(teams, Mapping):
         raise KeysFileError(f"{_where(source, lines.of('teams'), 'teams')}: expected a mapping")
-    refused = set()
+    refused: set[str] = set()
     for name, item in teams.items():
         where = _where(source, lines.of("teams", name))
         try:
@@ -279,10 +276,10 @@ def load_keys(text: str, *, source: str = "keys file", master_key: str = "") -> 
         return doc
     lines = _Lines(root)
     if isinstance(document, Mapping):
-        _unknown_top = sorted(set(map(str, document)) - {"keys", "teams"})
-        if _unknown_top:
+        sections = sorted(set(map(str, document)) - {"keys", "teams"})
+        if sections:
             raise KeysFileError(
-                f"{source}: unknown section(s) {', '.join(_unknown_top)}; allowed: keys, teams"
+                f"{source}: unknown section(s) {', '.join(sections)}; allowed: keys, teams"
             )
         refused_teams = _teams(document, doc, source, lines)
         items, base = document.get("keys") or [], ("keys",)
@@ -295,7 +292,13 @@ def load_keys(text: str, *, source: str = "keys file", master_key: str = "") -> 
 
 
 def _entries(
-    items: list, base: tuple, doc: KeysDocument, refused_teams: set, source: str, lines, master
+    items: list[Any],
+    base: tuple[str, ...],
+    doc: KeysDocument,
+    refused_teams: set[str],
+    source: str,
+    lines: _Lines,
+    master: str,
 ) -> None:
     master_digest = digest(master) if master else None
     seen: dict[str, list[KeyEntry]] = {}

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
+T = TypeVar("T")
 LEDGER_FILE = "ledger.sqlite3"
 BUSY_TIMEOUT_S = 5.0
 
@@ -106,7 +107,8 @@ class SqliteLedger:
         except (OSError, sqlite3.Error) as error:
             raise LedgerUnavailable(f"the ledger {self.path} cannot be opened: {error}") from None
 
-    def _transaction(self, work):
+    def _transaction(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """`work` in one immediate (write-locking) transaction; LedgerUnavailable on failure."""
         with self._lock:
             try:
                 self._db.execute("BEGIN IMMEDIATE")

@@ -8,6 +8,7 @@ a request is atomic across proxies. Keys (one Redis, no cluster): `llmops:ledger
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import redis
 
@@ -124,7 +125,7 @@ class RedisLedger:
         self._settle = self._client.register_script(_SETTLE)
         self._lapse = self._client.register_script(_LAPSE)
 
-    def _run(self, script, scopes: Sequence[Scope], args: Sequence[object]):
+    def _run(self, script: Any, scopes: Sequence[Scope], args: Sequence[object]) -> Any:
         values: list[object] = [*args, len(scopes)]
         for scope in scopes:
             values += [scope.name, scope.period, *map(_none, (scope.budget, scope.rpm, scope.tpm))]

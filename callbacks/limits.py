@@ -164,8 +164,10 @@ def _ledger_down(error: LedgerUnavailable) -> ProxyException:
     )
 
 
-@dataclass
+@dataclass(frozen=True)
 class GateSettings:
+    """What the environment sets: the periods' zone, the output cap, the ledger-down policy."""
+
     zone: dt.tzinfo = dt.UTC
     output_cap: int | None = None
     admit_without_ledger: bool = False
