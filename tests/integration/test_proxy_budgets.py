@@ -54,6 +54,7 @@ KEYS = {
     "cut": {"key": _key("cut"), "user": "cut@example.com", "budget_usd": 10},
     "retry": {"key": _key("retry"), "user": "retry@example.com", "budget_usd": 10},
     "gone": {"key": _key("gone"), "user": "gone@example.com", "budget_usd": 10},
+    "tpm": {"key": _key("tpm"), "user": "tpm@example.com", "tpm": 10},
 }
 TEAMS = {"small": {"budget_usd": 0.000001, "budget_period": "day"}}
 
@@ -178,6 +179,24 @@ def test_rpm_limit_is_a_429_with_retry_after_in_seconds(sqlite_proxy: Proxy) -> 
     assert refused.json()["error"]["type"] == "rate_limit_exceeded"
     assert "2 requests per minute" in refused.json()["error"]["message"]
     assert 1 <= int(refused.headers["retry-after"]) <= 60
+
+
+def test_tpm_limit_counts_the_tokens_litellm_reported(sqlite_proxy: Proxy) -> None:
+    if time.time() % 60 > 45:  # keep both requests and the settlement inside one minute
+        time.sleep(61 - time.time() % 60)
+    assert sqlite_proxy.chat("tpm").status_code == 200  # a few dozen tokens: over 10
+    ledger = SqliteLedger(sqlite_proxy.work_dir / "ledger")
+    scope = Scope("key:" + digest(KEYS["tpm"]["key"])[:16], "", tpm=10)
+    deadline = time.monotonic() + SETTLE_WAIT_S
+    while ledger.usage(scope, time.time()).tokens == 0:
+        assert time.monotonic() < deadline, sqlite_proxy.proxy.log_tail()
+        time.sleep(0.1)
+
+    refused = sqlite_proxy.chat("tpm")
+
+    assert refused.status_code == 429
+    assert refused.json()["error"]["type"] == "rate_limit_exceeded"
+    assert "of 10 tokens per minute used" in refused.json()["error"]["message"]
 
 
 def test_model_outside_the_allow_list_is_a_403_listing_the_allowed_groups(
