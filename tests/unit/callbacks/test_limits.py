@@ -307,3 +307,13 @@ def test_count_tokens_is_not_reserved_or_counted(open_ledger, clock) -> None:
     for _ in range(3):
         assert gate.admit(*alice, _body(), "/v1/messages/count_tokens") is None
     gate.admit(*alice, _body(), "/v1/messages")
+
+
+def test_sqlite_ledger_files_are_private(tmp_path: Path, clock: FakeClock) -> None:
+    directory = tmp_path / "ledger"
+    gate = _gate(lambda: SqliteLedger(directory), clock)
+    gate.settle(gate.admit(*_alice("budget_usd: 1"), _body(), "/v1/chat/completions"), 0.1, 1)
+
+    modes = {p.name: p.stat().st_mode & 0o777 for p in directory.iterdir()}
+    assert directory.stat().st_mode & 0o777 == 0o700
+    assert modes == {name: 0o600 for name in modes} and "ledger.sqlite3-wal" in modes
