@@ -380,6 +380,23 @@ def test_a_client_that_disconnects_midstream_is_charged_what_was_billed(
     assert 0 < usage.spent < pricing.estimate_micros(body, price, None)
 
 
+def test_a_restarted_proxy_keeps_the_spend(tmp_path: Path) -> None:
+    env = {
+        "LLMOPS_KEYS_FILE": str(_write_keys(tmp_path / "keys.yml")),
+        "LLMOPS_LEDGER_DIR": str(tmp_path / "ledger"),
+    }
+    with running_bedrock() as bedrock:
+        with start_proxy(bedrock, tmp_path / "1", env_overrides=env, callbacks=CALLBACKS) as first:
+            before = Proxy(bedrock, first, tmp_path)
+            assert before.chat("spent").status_code == 200
+            _spend_settled(before, "spent")
+        with start_proxy(bedrock, tmp_path / "2", env_overrides=env, callbacks=CALLBACKS) as second:
+            refused = Proxy(bedrock, second, tmp_path).chat("spent")
+
+    assert refused.status_code == 429
+    assert refused.json()["error"]["type"] == "budget_exceeded"
+
+
 # ---- Two proxies, one Redis ------------------------------------------------------------------
 
 
