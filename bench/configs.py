@@ -5,6 +5,8 @@
     c  the kit's callbacks as litellm_config.yml lists them (fallback policy and the
        langfuse_v4 handler: enrich, redact, spool, export to the stand-in)
     d  c with the kit's production settings (PRODUCTION_ENVIRONMENT)
+    e  c, the requests sent with a developer key that has a budget and an rpm limit, so every
+       request is admitted and settled in the SQLite ledger (callbacks/limits.py)
 
 b keeps the kit's other callbacks and swaps only the logging callback, so c/b compares the
 two loggers and nothing else. Every configuration runs the same routes, retry policy and
@@ -48,6 +50,8 @@ class Configuration:
     title: str
     callbacks: tuple[str, ...]
     environment: Mapping[str, str] = field(default_factory=dict)
+    # Send with a keys-file key that has limits (LIMITED_KEY) instead of the master key.
+    limited_key: bool = False
 
     @property
     def exports_traces(self) -> bool:
@@ -85,4 +89,15 @@ def configurations() -> dict[str, Configuration]:
         "b": Configuration("b", "stock langfuse_otel", stock),
         "c": Configuration("c", "kit callback", kit),
         "d": Configuration("d", "kit callback, production settings", kit, PRODUCTION_ENVIRONMENT),
+        "e": Configuration("e", "kit callback, a key with limits", kit, limited_key=True),
     }
+
+
+# Limits that every request passes (the figures measure the checks, not refusals).
+LIMITED_KEY = {
+    "user": "bench@example.com",
+    "team": "bench",
+    "budget_usd": 1_000_000,
+    "rpm": 1_000_000,
+}
+LIMITED_TEAMS = {"bench": {"budget_usd": 1_000_000}}

@@ -35,13 +35,14 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+import yaml
 
 from tests.fakes.bedrock.harness import RunningBedrock, running_bedrock
 from tests.fakes.langfuse.harness import LangfuseStandIn, running_langfuse
 from tests.integration.proxy_harness import RunningProxy, isolated_environment, start_proxy
 
 from . import report, table
-from .configs import Configuration, configurations
+from .configs import LIMITED_KEY, LIMITED_TEAMS, Configuration, configurations
 from .measure import REPO_ROOT, Phase, Target, run_phase
 from .payload import DEFAULT_PROMPT_KB, chat_body
 
@@ -109,11 +110,15 @@ class Bench:
         self.bedrock.reset()
         self.langfuse.reset()
         work_dir = self.work / f"{configuration.key}-{round_number}"
+        environment = configuration.proxy_environment(self.langfuse)
+        key = None
+        if configuration.limited_key:
+            key, environment = _limited_key(work_dir, environment)
         with start_proxy(
             self.bedrock,
             work_dir,
             callbacks=configuration.callbacks,
-            env_overrides=configuration.proxy_environment(self.langfuse),
+            env_overrides=environment,
         ) as proxy:
             self._probe(proxy)
             target = Target(
@@ -122,7 +127,7 @@ class Bench:
                 stream_url=f"{proxy.openai_url}/chat/completions",
                 body_file=self.body,
                 stream_body_file=self.stream_body,
-                authorization=f"Bearer {proxy.master_key}",
+                authorization=f"Bearer {key or proxy.master_key}",
             )
             stand_ins = {
                 "bedrock_stand_in": self.bedrock.port,
@@ -208,6 +213,18 @@ class Bench:
                 "error": done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "failed"
             }
         return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _limited_key(work_dir: Path, environment: dict[str, str]) -> tuple[str, dict[str, str]]:
+    """A keys file with one key that has limits, and the environment that points at it."""
+    work_dir.mkdir(parents=True, exist_ok=True)
+    key = "sk-bench-" + secrets.token_hex(16)
+    keys = {"teams": LIMITED_TEAMS, "keys": [{"key": key, **LIMITED_KEY}]}
+    keys_file = work_dir / "keys.yml"
+    keys_file.write_text(yaml.safe_dump(keys), encoding="utf-8")
+    keys_file.chmod(0o600)
+    ledger = {"LLMOPS_KEYS_FILE": str(keys_file), "LLMOPS_LEDGER_DIR": str(work_dir / "ledger")}
+    return key, environment | ledger
 
 
 def _progress(message: str) -> None:

@@ -24,7 +24,19 @@ which imports this directory as a package under a private name. The pieces, each
     health.py       backlog, ages and counters for `status` and `doctor` (also a script)
 
 auth.py, fallback_policy.py, request_guard.py and proxy_entrypoint.py live here too, for the
-same reason (the proxy loads them beside its config), but stand alone. Only the standard
-library and what the LiteLLM image ships are imported (orjson, and pydantic-core's Rust regex
-engine for the redaction screen): nothing from llmops_kit, and not the Langfuse SDK.
+same reason (the proxy loads them beside its config), but stand alone. auth.py imports the
+developer keys' modules (and route_policy.py, the routes a developer key may call) from this
+package:
+
+    keys_file.py      the keys file: keys, teams and their limits, checked entry by entry
+    limits.py         admission before routing (expiry, models, rpm/tpm, budget reservations)
+    pricing.py        a request's reservation: its cost's upper bound from the price map
+    ledger.py         spend, holds and per-minute counts in SQLite (WAL), shared by workers
+    ledger_redis.py   the same in Redis (Lua), shared by several proxies
+    settlement.py     the CustomLogger that replaces each hold with the billed cost
+    budget_runtime.py the process's one Gate, wired from the environment
+
+Only the standard library and what the LiteLLM image ships are imported (orjson, and
+pydantic-core's Rust regex engine for the redaction screen, redis for a shared ledger):
+nothing from llmops_kit, and not the Langfuse SDK.
 """

@@ -13,6 +13,7 @@ from typing import ParamSpec
 
 from .. import console, settings
 from ..compose import ComposeProject, is_routine_progress
+from ..console import shown_path as shown_path  # the commands import it from here
 from ..errors import KitError
 
 P = ParamSpec("P")
@@ -40,14 +41,6 @@ def open_project(env_file: Path) -> ComposeProject:
 def _show_progress(line: str) -> None:
     if not is_routine_progress(line):
         console.info(line)
-
-
-def shown_path(path: Path) -> str:
-    """A path as the user can paste it: relative to the working directory when inside it."""
-    try:
-        return str(path.resolve().relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
 
 
 def require_service(project: ComposeProject, service: str) -> str:

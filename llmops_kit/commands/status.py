@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-from .. import backlog, console
+from .. import backlog, console, developer_keys, settings
 from ..compose import PROXY_SERVICE, ContainerState, service_state
 from . import open_project, reports_errors
 
@@ -37,6 +38,9 @@ def run(env_file: Path) -> int:
     failing = [s for s in services if not service_state(s, containers)[1]]
     if PROXY_SERVICE not in failing:
         console.info(backlog.describe(backlog.read(project)))
+    budgets = developer_keys.budget_summary(settings.load(env_file, validate=False), os.environ)
+    if budgets is not None:
+        console.info(budgets)
     if failing:
         console.info(f"not ready: {', '.join(failing)}")
         console.info(NOT_READY_FIX)

@@ -249,7 +249,7 @@ def test_broken_keys_file_is_rejected_without_showing_keys(tmp_path: Path) -> No
     with pytest.raises(ConfigError) as rejected:
         validate_config(CONFIG, _settings(LLMOPS_KEYS_FILE=str(keys)))
 
-    assert "entry 1: unknown field(s) usr" in rejected.value.message
+    assert "line 1: unknown field(s) usr" in rejected.value.message
     assert DEVELOPER_KEY not in str(rejected.value)
 
 

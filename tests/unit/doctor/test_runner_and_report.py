@@ -22,6 +22,7 @@ ID_PREFIXES = {
     "callback": "callback.",
     "litellm": "litellm.",
     "access": "access.",
+    "keys": "keys.",
     "models": "models.",
     "bedrock": "bedrock.",
     "host": "host.",
