@@ -48,6 +48,7 @@ class Paths:
     keys_dir: str
     keys_name: str
     spool: str
+    ledger: str
     runtime: str
 
     @classmethod
@@ -63,14 +64,16 @@ class Paths:
                 keys_dir=str(keys.parent),
                 keys_name=keys.name,
                 spool=env["LLMOPS_SPOOL_DIR"],
+                ledger=env["LLMOPS_LEDGER_DIR"],
                 runtime=env["LLMOPS_RUNTIME_DIR"],
             )
         except (ValueError, IndexError, KeyError, StopIteration):
             raise ConfigError(
                 "compose/litellm.yml no longer says where the proxy's config, callbacks, keys "
-                "file, spool or runtime directory are",
+                "file, spool, ledger or runtime directory are",
                 fix="Keep --config in its command, proxy_entrypoint.py in its entrypoint, and "
-                "LLMOPS_KEYS_FILE, LLMOPS_SPOOL_DIR and LLMOPS_RUNTIME_DIR in its environment.",
+                "LLMOPS_KEYS_FILE, LLMOPS_SPOOL_DIR, LLMOPS_LEDGER_DIR and LLMOPS_RUNTIME_DIR "
+                "in its environment.",
             ) from None
 
 
@@ -247,6 +250,9 @@ def _volume_mounts(paths: Paths) -> list[dict[str, Any]]:
         {"name": "llmops-callbacks", "mountPath": paths.callbacks, "readOnly": True},
         # The folder, as in compose: a Secret mounted by subPath never sees an update.
         {"name": "llmops-keys", "mountPath": paths.keys_dir, "readOnly": True},
-        {"name": "llmops-spool", "mountPath": paths.spool},
+        # One claim for the pod's state: the spool, and the budget ledger (SQLite) unless
+        # LLMOPS_LEDGER_URL names a shared Redis.
+        {"name": "llmops-spool", "mountPath": paths.spool, "subPath": "spool"},
+        {"name": "llmops-spool", "mountPath": paths.ledger, "subPath": "ledger"},
         {"name": "llmops-runtime", "mountPath": paths.runtime},
     ]

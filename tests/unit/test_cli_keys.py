@@ -20,7 +20,7 @@ BOB_KEY = "sk-bob-" + "b" * 28 + "c3d4"
 
 
 LIST_OUTPUT = """\
-Keys in keys.yml (spent: this budget period; req/min: this minute)
+Keys in keys/keys.yml (spent: this budget period; req/min: this minute)
 ┏━━━━━━━━━━━━━━━━━━━┳━━━━━━━━━━┳━━━━━━━━━━┳━━━━━━━━━━━━━━━━━━━┳━━━━━━━━┳━━━━━━━━━┓
 ┃ user              ┃ team     ┃ key      ┃ limits            ┃ spent  ┃ req/min ┃
 ┡━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━╇━━━━━━━━━━╇━━━━━━━━━━━━━━━━━━━╇━━━━━━━━╇━━━━━━━━━┩
@@ -34,15 +34,16 @@ Keys in keys.yml (spent: this budget period; req/min: this minute)
 def kit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Kit:
     kit = make_kit(tmp_path, monkeypatch)
     settings.init_env(kit.env_file)
-    kit.set(LLMOPS_KEYS_FILE="keys.yml", LLMOPS_LEDGER_DIR=str(tmp_path / "ledger"))
+    kit.set(LLMOPS_KEYS_FILE="keys/keys.yml", LLMOPS_LEDGER_DIR=str(tmp_path / "ledger"))
     return kit
 
 
 def _keys_path(kit: Kit) -> Path:
-    return kit.env_file.parent / "keys.yml"
+    return kit.env_file.parent / "keys" / "keys.yml"
 
 
 def _write(kit: Kit, document: object) -> None:
+    _keys_path(kit).parent.mkdir(exist_ok=True)
     _keys_path(kit).write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
 
 
@@ -60,7 +61,7 @@ def test_add_generates_a_key_prints_it_once_and_writes_the_file_0600(kit: Kit) -
     assert outcome.code == 0
     assert key.startswith("sk-") and len(key) == 51
     assert outcome.stderr == (
-        "OK added a key for carol@example.com to keys.yml; give it to them now, it is not "
+        "OK added a key for carol@example.com to keys/keys.yml; give it to them now, it is not "
         "shown again\n"
     )
     assert _document(kit) == [
@@ -159,7 +160,7 @@ def test_ambiguous_selector_is_refused_naming_how_to_pick_one(kit: Kit) -> None:
 
     assert outcome.code == 1
     assert outcome.stderr == (
-        "Error: 2 keys of keys.yml match 'alice@example.com'\n"
+        "Error: 2 keys of keys/keys.yml match 'alice@example.com'\n"
         "  fix: Name one key by its alias, its user, or …<last 4 characters> (`keys list`).\n"
     )
     assert len(_document(kit)) == 2
@@ -171,7 +172,7 @@ def test_a_change_the_proxy_would_refuse_is_not_written(kit: Kit) -> None:
     outcome = kit.run("keys", "set", "alice@example.com", "--expires", "someday")
 
     assert outcome.code == 1
-    assert outcome.stderr.startswith("Error: keys.yml, line 3, 'expires': must be an ISO date")
+    assert outcome.stderr.startswith("Error: keys/keys.yml, line 3, 'expires': must be an ISO date")
     assert _document(kit) == [{"key": ALICE_KEY, "user": "alice@example.com"}]
 
 

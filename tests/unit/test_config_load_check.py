@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from llmops_kit import settings
 from llmops_kit.config_load_check import loaded_callables, unset_references
@@ -45,11 +46,14 @@ def test_a_typo_in_a_callbacks_attribute_is_refused_and_nothing_is_recreated(
         kit, tmp_path, "- callbacks.langfuse_v4.handler", "- callbacks.langfuse_v4.handlr"
     )
 
+    listed = yaml.safe_load(config.read_text(encoding="utf-8"))["litellm_settings"]["callbacks"]
+    position = listed.index("callbacks.langfuse_v4.handlr")
+
     outcome = kit.run("update-config")
 
     assert outcome.code == 1
     assert outcome.stderr.splitlines()[0] == (
-        f"Error: {config}: litellm_settings.callbacks[2] is callbacks.langfuse_v4.handlr, "
+        f"Error: {config}: litellm_settings.callbacks[{position}] is callbacks.langfuse_v4.handlr, "
         "which LiteLLM cannot load: AttributeError: module 'callbacks.langfuse_v4' has no "
         "attribute 'handlr'"
     )

@@ -10,6 +10,7 @@ from types import ModuleType
 
 import pytest
 import yaml
+from starlette.requests import Request
 
 from llmops_kit.litellm_config import callbacks_module
 from llmops_kit.settings import REPO_ROOT
@@ -196,7 +197,9 @@ def test_keys_without_limits_are_admitted_without_the_ledger(
     monkeypatch.setattr(auth, "_authenticator", _authenticator(auth, _keys_file(tmp_path, [ALICE])))
     monkeypatch.setattr(auth.budget_runtime, "gate", _no_ledger)
 
-    identity = asyncio.run(auth.user_api_key_auth(request=None, api_key=ALICE_KEY))
+    request = Request({"type": "http", "method": "GET", "path": "/v1/models", "headers": []})
+
+    identity = asyncio.run(auth.user_api_key_auth(request=request, api_key=ALICE_KEY))
 
     assert identity.user_id == "alice@example.com"
 
