@@ -245,6 +245,91 @@ def proxy(
     raise typer.Exit(native_proxy.run(resolved, config=config, host=host, port=port))
 
 
+# -- developer keys: llmops_kit/commands/keys.py
+
+keys_app = typer.Typer(
+    help="List, add, revoke, rotate and limit developer keys (the keys file, LLMOPS_KEYS_FILE).",
+    no_args_is_help=True,
+)
+app.add_typer(keys_app, name="keys")
+SelectorArgument = Annotated[
+    str, typer.Argument(help="The key: its alias, its user, or …<its last 4 characters>.")
+]
+BudgetOption = Annotated[
+    str | None, typer.Option(help="Budget in USD per period, e.g. 50/month, 5/day; none removes.")
+]
+RpmOption = Annotated[str | None, typer.Option(help="Requests per minute; none removes.")]
+TpmOption = Annotated[str | None, typer.Option(help="Tokens per minute; none removes.")]
+ModelsOption = Annotated[
+    str | None, typer.Option(help="Allowed model groups, comma-separated; none allows all.")
+]
+ExpiresOption = Annotated[
+    str | None, typer.Option(help="ISO date after which the key is refused; none removes.")
+]
+TeamOption = Annotated[str | None, typer.Option(help="The key's team (limits in teams:).")]
+
+
+@keys_app.command("list")
+def keys_list(env_file: EnvFileOption = DEFAULT_ENV_FILE) -> None:
+    """Each key: user, team, masked key, limits, spend this period, requests this minute."""
+    from .commands import keys as command
+
+    raise typer.Exit(command.list_keys(env_file))
+
+
+@keys_app.command("add")
+def keys_add(
+    user: Annotated[str, typer.Argument(help="Who the key is for, as traces show them.")],
+    alias: Annotated[str | None, typer.Option(help="Which of the user's keys.")] = None,
+    team: TeamOption = None,
+    budget: BudgetOption = None,
+    rpm: RpmOption = None,
+    tpm: TpmOption = None,
+    models: ModelsOption = None,
+    expires: ExpiresOption = None,
+    env_file: EnvFileOption = DEFAULT_ENV_FILE,
+) -> None:
+    """Generate a key for USER, write it to the keys file (0600) and print it once."""
+    from .commands import keys as command
+
+    changes = command.LimitChanges(budget, rpm, tpm, models, expires, team)
+    raise typer.Exit(command.add(env_file, user, alias, changes))
+
+
+@keys_app.command("revoke")
+def keys_revoke(selector: SelectorArgument, env_file: EnvFileOption = DEFAULT_ENV_FILE) -> None:
+    """Remove a key; the proxy refuses it within a second."""
+    from .commands import keys as command
+
+    raise typer.Exit(command.revoke(env_file, selector))
+
+
+@keys_app.command("rotate")
+def keys_rotate(selector: SelectorArgument, env_file: EnvFileOption = DEFAULT_ENV_FILE) -> None:
+    """Replace a key with a new one (printed once); the old one is refused from then on."""
+    from .commands import keys as command
+
+    raise typer.Exit(command.rotate(env_file, selector))
+
+
+@keys_app.command("set")
+def keys_set(
+    selector: SelectorArgument,
+    team: TeamOption = None,
+    budget: BudgetOption = None,
+    rpm: RpmOption = None,
+    tpm: TpmOption = None,
+    models: ModelsOption = None,
+    expires: ExpiresOption = None,
+    env_file: EnvFileOption = DEFAULT_ENV_FILE,
+) -> None:
+    """Change a key's limits or team."""
+    from .commands import keys as command
+
+    changes = command.LimitChanges(budget, rpm, tpm, models, expires, team)
+    raise typer.Exit(command.set_limits(env_file, selector, changes))
+
+
 def main() -> None:
     """Run the CLI; a KitError becomes one line with its fix and exit code 1."""
     try:

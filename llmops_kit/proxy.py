@@ -38,6 +38,7 @@ def proxy_environment(settings: Settings, environ: Mapping[str, str]) -> dict[st
     env.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     env.setdefault("LLMOPS_RUNTIME_DIR", str(NATIVE_DATA_DIR / "runtime"))
     env.setdefault("LLMOPS_SPOOL_DIR", str(NATIVE_DATA_DIR / "spool"))
+    env.setdefault("LLMOPS_LEDGER_DIR", str(NATIVE_DATA_DIR / "ledger"))
     return env
 
 

@@ -242,6 +242,33 @@ VARIABLES: tuple[Variable, ...] = (
         "user on every trace. Empty: only the master key is accepted.",
     ),
     Variable(
+        "LLMOPS_LEDGER_URL",
+        G_LITELLM,
+        "Where keys with limits are counted: redis://[:password@]host:port/db to share one "
+        "ledger between several proxies. Empty: SQLite in the proxy's data volume.",
+        secret=True,
+    ),
+    Variable(
+        "LLMOPS_LEDGER_UNAVAILABLE",
+        G_LITELLM,
+        "When the ledger cannot be reached: refuse requests of keys with limits (refuse), or "
+        "admit them without limits, with a logged warning (admit).",
+        "refuse",
+        pattern=r"refuse|admit",
+    ),
+    Variable(
+        "LLMOPS_BUDGET_TIMEZONE",
+        G_LITELLM,
+        "Time zone of the day/week/month budget periods (an IANA name). Empty: UTC.",
+    ),
+    Variable(
+        "LLMOPS_BUDGET_OUTPUT_TOKENS",
+        G_LITELLM,
+        "Output tokens reserved for a request without max_tokens. Empty: the route's maximum "
+        "output, which keeps the overshoot bound; smaller values reserve less.",
+        pattern=r"\d*",
+    ),
+    Variable(
         "LITELLM_SALT_KEY",
         G_LITELLM,
         "Encrypts credentials in LiteLLM's database. Generated once; never change it.",

@@ -112,15 +112,19 @@ def test_key_added_to_the_file_works_without_a_restart(auth: ModuleType, tmp_pat
     assert authenticator.authenticate(BOB_KEY).user_id == "bob@example.com"
 
 
-def test_broken_edit_keeps_the_keys_loaded_before(auth: ModuleType, tmp_path: Path) -> None:
-    keys_file = _keys_file(tmp_path, [ALICE])
+def test_edit_that_breaks_the_yaml_keeps_only_the_keys_it_still_lists(
+    auth: ModuleType, tmp_path: Path
+) -> None:
+    bob = {"key": BOB_KEY, "user": "bob@example.com"}
+    keys_file = _keys_file(tmp_path, [ALICE, bob])
     authenticator = _authenticator(auth, keys_file)
-    authenticator.authenticate(ALICE_KEY)
+    authenticator.authenticate(BOB_KEY)
 
-    keys_file.write_text("- key: [unclosed", encoding="utf-8")
+    keys_file.write_text(f"- key: {ALICE_KEY}\n  user: [unclosed\n", encoding="utf-8")
     os.utime(keys_file, ns=(0, 10**18))
 
     assert authenticator.authenticate(ALICE_KEY).user_id == "alice@example.com"
+    _refusal(auth, authenticator, BOB_KEY)
 
 
 def test_deleting_the_file_revokes_its_keys(auth: ModuleType, tmp_path: Path) -> None:
@@ -147,16 +151,16 @@ def test_json_keys_file_is_read_like_yaml(auth: ModuleType) -> None:
 @pytest.mark.parametrize(
     ("entries", "problem"),
     [
-        ({"key": ALICE_KEY}, "expected a list"),
-        (["sk-just-a-string"], "entry 1: expected a mapping"),
-        ([{"key": ALICE_KEY}], "entry 1: 'user' is required"),
-        ([{"key": "pk-" + "a" * 30, "user": "a"}], "entry 1: 'key' must be a string starting"),
-        ([{"key": "sk-short", "user": "a"}], "entry 1: 'key' is too short"),
+        ({"key": ALICE_KEY}, "unknown section(s) key; allowed: keys, teams"),
+        (["sk-just-a-string"], "line 1: expected a mapping"),
+        ([{"key": ALICE_KEY}], "line 1: 'user' is required"),
+        ([{"key": "pk-" + "a" * 30, "user": "a"}], "line 1, 'key': must be a string starting"),
+        ([{"key": "sk-short", "user": "a"}], "line 1, 'key': too short"),
         ([{"key": "sk-replace-me-with-a-random-key", "user": "a"}], "still the example key"),
         ([{"key": ALICE_KEY, "user": "a", "role": "admin"}], "unknown field(s) role"),
-        ([ALICE, {"key": ALICE_KEY, "user": "b"}], "entry 2: the same key as"),
-        ([{"key": MASTER_KEY, "user": "a"}], "entry 1: reuses the master key"),
-        ([{"key": ALICE_KEY, "user": " "}], "'user' must be a non-empty string"),
+        ([ALICE, {"key": ALICE_KEY, "user": "b"}], "lines 1, 5: the same key for a"),
+        ([{"key": MASTER_KEY, "user": "a"}], "line 1: reuses the master key"),
+        ([{"key": ALICE_KEY, "user": " "}], "line 2, 'user': must be a non-empty string"),
     ],
 )
 def test_unusable_keys_file_names_the_entry_and_never_the_key(
@@ -174,5 +178,28 @@ def test_example_keys_file_documents_the_format_but_its_keys_are_refused(
 ) -> None:
     example = (REPO_ROOT / "keys.example.yml").read_text(encoding="utf-8")
 
-    with pytest.raises(auth.KeysFileError, match="entry 1: still the example key"):
+    with pytest.raises(auth.KeysFileError, match="'key': still the example key"):
         auth.parse_keys(example)
+
+
+def test_forwards_users_is_exposed_in_the_key_metadata(auth: ModuleType, tmp_path: Path) -> None:
+    front_end = {**ALICE, "forwards_users": True}
+
+    identity = _authenticator(auth, _keys_file(tmp_path, [front_end])).authenticate(ALICE_KEY)
+
+    assert identity.metadata == {"forwards_users": True}
+
+
+def test_keys_without_limits_are_admitted_without_the_ledger(
+    auth: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(auth, "_authenticator", _authenticator(auth, _keys_file(tmp_path, [ALICE])))
+    monkeypatch.setattr(auth.budget_runtime, "gate", _no_ledger)
+
+    identity = asyncio.run(auth.user_api_key_auth(request=None, api_key=ALICE_KEY))
+
+    assert identity.user_id == "alice@example.com"
+
+
+def _no_ledger() -> None:
+    raise AssertionError("a key without limits reached the ledger")

@@ -1,0 +1,309 @@
+"""callbacks/limits.py with both ledgers (SQLite, and a real redis-server): admission, the
+reservation, settlement, periods and restarts, on an injected clock."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import textwrap
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import litellm
+import pytest
+
+from callbacks import keys_file, limits
+from callbacks.ledger import LedgerUnavailable, SqliteLedger
+from callbacks.ledger_redis import RedisLedger
+from callbacks.pricing import Prices
+from tests.redis_server import RunningRedis, running_redis
+
+from .doubles import FakeClock
+
+ALICE_KEY = "sk-alice-" + "a" * 32
+BOB_KEY = "sk-bob-" + "b" * 32
+SONNET = "claude-sonnet-4-6"
+ROUTES = {SONNET: ["bedrock/converse/us.anthropic.claude-sonnet-4-6"]}
+# 2026-12-06 12:00:00 UTC, a Sunday.
+NOON = dt.datetime(2026, 12, 6, 12, tzinfo=dt.UTC).timestamp()
+
+
+def _body(max_tokens: int = 1000) -> dict:
+    return {
+        "model": SONNET,
+        "messages": [{"role": "user", "content": "hi"}],
+        "max_tokens": max_tokens,
+    }
+
+
+@pytest.fixture(scope="module")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningRedis]:
+    with running_redis(tmp_path_factory.mktemp("redis")) as server:
+        yield server
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def open_ledger(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Callable[[], SqliteLedger | RedisLedger]:
+    """Opens the ledger afresh each call: a second call is a restarted proxy (or another one)."""
+    if request.param == "sqlite":
+        return lambda: SqliteLedger(tmp_path / "ledger")
+    server = request.getfixturevalue("redis_server")
+    prefix_db = len(request.node.name) % 16  # a fresh database per test: no shared counters
+    url = server.url.rsplit("/", 1)[0] + f"/{prefix_db}"
+    RedisLedger(url)._client.flushdb()
+    return lambda: RedisLedger(url)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(NOON)
+
+
+def _gate(open_ledger, clock, **settings) -> limits.Gate:
+    prices = Prices(lambda: ROUTES, litellm.model_cost)
+    return limits.Gate(open_ledger, prices, limits.GateSettings(**settings), clock)
+
+
+def _keys(text: str) -> dict[str, keys_file.KeyEntry]:
+    doc = keys_file.load_keys(textwrap.dedent(text))
+    assert doc.problems == []
+    return doc.entries
+
+
+def _alice(limits_yaml: str) -> tuple[str, keys_file.KeyEntry]:
+    entries = _keys(f"- {{key: {ALICE_KEY}, user: alice@example.com, {limits_yaml}}}")
+    digest = keys_file.digest(ALICE_KEY)
+    return digest, entries[digest]
+
+
+def _refusal(gate: limits.Gate, key: tuple[str, keys_file.KeyEntry], body: dict):
+    with pytest.raises(limits.ProxyException) as refused:
+        gate.admit(*key, body, "/v1/chat/completions")
+    return refused.value
+
+
+def test_budget_reached_is_a_429_naming_spent_limit_and_reset(open_ledger, clock) -> None:
+    gate, alice = _gate(open_ledger, clock), _alice("budget_usd: 1, budget_period: day")
+    hold = gate.admit(*alice, _body(), "/v1/chat/completions")
+    gate.settle(hold, 1.25, 5000)
+
+    refused = _refusal(gate, alice, _body())
+
+    assert (refused.code, refused.type) == ("429", "budget_exceeded")
+    assert refused.message == (
+        "Budget exceeded for the key of alice@example.com: spent $1.25 of its $1.00 daily "
+        "budget (requests in flight included); it resets at 2026-12-07T00:00:00+00:00. "
+        "Ask the proxy's admin to raise it."
+    )
+    assert refused.headers == {"retry-after": str(12 * 3600), "x-should-retry": "false"}
+
+
+def test_concurrent_requests_at_a_nearly_spent_budget_overshoot_by_one_reservation_at_most(
+    open_ledger, clock
+) -> None:
+    gate, alice = _gate(open_ledger, clock), _alice("budget_usd: 0.05")
+    holds, refused = [], 0
+    for _ in range(20):  # all arrive before any finishes
+        try:
+            holds.append(gate.admit(*alice, _body(), "/v1/chat/completions"))
+        except limits.ProxyException:
+            refused += 1
+    reservation = holds[0]["micros"]
+    for hold in holds:
+        gate.settle(hold, reservation / 1_000_000, 100)  # each costs its whole reservation
+
+    usage = gate.ledger().usage(limits._scope_from_row(holds[0]["scopes"][0]), clock())
+    assert (len(holds), refused) == (4, 16)
+    assert usage.held == 0
+    assert 50_000 <= usage.spent <= 50_000 + reservation
+
+
+def test_reservation_is_input_size_plus_max_tokens_at_the_routes_prices(open_ledger, clock) -> None:
+    gate, alice = _gate(open_ledger, clock), _alice("budget_usd: 10")
+    body = _body(max_tokens=2000)
+
+    hold = gate.admit(*alice, body, "/v1/chat/completions")
+
+    # 2000 output tokens at $16.50/M, plus 17 input tokens (50 bytes of messages / 3) at the
+    # dearest input price, a 1-hour cache write: $6.60/M.
+    assert hold["micros"] == 33_000 + 113
+
+
+def test_without_max_tokens_the_configured_cap_is_reserved(open_ledger, clock) -> None:
+    gate = _gate(open_ledger, clock, output_cap=4000)
+    body = _body()
+    del body["max_tokens"]
+
+    hold = gate.admit(*_alice("budget_usd: 10"), body, "/v1/chat/completions")
+
+    assert hold["micros"] == 66_000 + 113  # 4000 x $16.50/M, and the same input
+
+
+def test_spend_survives_a_restart_and_resets_at_the_period_boundary(open_ledger, clock) -> None:
+    alice = _alice("budget_usd: 1, budget_period: month")
+    first = _gate(open_ledger, clock)
+    first.settle(first.admit(*alice, _body(), "/v1/chat/completions"), 2.0, 10)
+
+    restarted = _gate(open_ledger, clock)
+    assert _refusal(restarted, alice, _body()).code == "429"
+
+    clock.now = dt.datetime(2027, 1, 1, tzinfo=dt.UTC).timestamp()
+    assert restarted.admit(*alice, _body(), "/v1/chat/completions") is not None
+
+
+def test_budget_timezone_moves_the_period_boundary(open_ledger, clock) -> None:
+    zone = limits.zone_from("America/New_York")
+    gate, alice = _gate(open_ledger, clock, zone=zone), _alice("budget_usd: 1, budget_period: day")
+    clock.now = dt.datetime(2026, 12, 7, 3, tzinfo=dt.UTC).timestamp()  # 22:00 in New York
+    gate.settle(gate.admit(*alice, _body(), "/v1/chat/completions"), 2.0, 10)
+
+    refused = _refusal(gate, alice, _body())
+    assert refused.headers["retry-after"] == str(2 * 3600)  # local midnight = 05:00 UTC
+
+    clock.advance(2 * 3600)
+    assert gate.admit(*alice, _body(), "/v1/chat/completions") is not None
+
+
+def test_a_budget_under_a_cent_is_shown_in_micro_dollars(open_ledger, clock) -> None:
+    gate, alice = _gate(open_ledger, clock), _alice("budget_usd: 0.000005")
+    gate.settle(gate.admit(*alice, _body(), "/v1/chat/completions"), 0.000012, 10)
+
+    assert (
+        "spent $0.000012 of its $0.000005 monthly budget" in _refusal(gate, alice, _body()).message
+    )
+
+
+def test_team_budget_is_shared_by_its_keys_and_the_tighter_budget_wins(open_ledger, clock) -> None:
+    entries = _keys(f"""
+        teams:
+          platform: {{budget_usd: 1}}
+        keys:
+          - {{key: {ALICE_KEY}, user: alice@example.com, team: platform, budget_usd: 5}}
+          - {{key: {BOB_KEY}, user: bob@example.com, team: platform}}
+    """)
+    alice = (keys_file.digest(ALICE_KEY), entries[keys_file.digest(ALICE_KEY)])
+    bob = (keys_file.digest(BOB_KEY), entries[keys_file.digest(BOB_KEY)])
+    gate = _gate(open_ledger, clock)
+    gate.settle(gate.admit(*alice, _body(), "/v1/chat/completions"), 1.5, 10)
+
+    refused = _refusal(gate, bob, _body())
+
+    assert refused.type == "budget_exceeded"
+    assert "team platform: spent $1.50 of its $1.00 monthly budget" in refused.message
+    assert "2027-01-01T00:00:00+00:00" in refused.message
+
+
+def test_rpm_refuses_until_the_next_minute_with_retry_after(open_ledger, clock) -> None:
+    gate, alice = _gate(open_ledger, clock), _alice("rpm: 2")
+    clock.advance(15)  # 15 s into the minute
+    gate.admit(*alice, _body(), "/v1/chat/completions")
+    gate.admit(*alice, _body(), "/v1/chat/completions")
+
+    refused = _refusal(gate, alice, _body())
+
+    assert (refused.code, refused.type) == ("429", "rate_limit_exceeded")
+    assert refused.headers == {"retry-after": "45"}
+    clock.advance(45)
+    gate.admit(*alice, _body(), "/v1/chat/completions")  # admitted again
+
+
+def test_tpm_counts_the_tokens_settled_this_minute(open_ledger, clock) -> None:
+    gate, alice = _gate(open_ledger, clock), _alice("tpm: 1000, budget_usd: 10")
+    gate.settle(gate.admit(*alice, _body(), "/v1/chat/completions"), 0.01, 1200)
+
+    refused = _refusal(gate, alice, _body())
+
+    assert "1200 of 1000 tokens per minute" in refused.message
+
+
+def test_model_outside_the_allow_list_is_a_403_listing_the_allowed_groups(
+    open_ledger, clock
+) -> None:
+    gate, alice = _gate(open_ledger, clock), _alice("models: [claude-haiku-4-5, claude-sonnet-4-5]")
+
+    refused = _refusal(gate, alice, {**_body(), "model": "claude-opus-4-8"})
+
+    assert (refused.code, refused.type) == ("403", "model_not_allowed")
+    assert refused.headers == {"x-should-retry": "false"}
+    assert "allowed model groups: claude-haiku-4-5, claude-sonnet-4-5" in refused.message
+
+
+def test_expired_key_is_a_401_saying_so(open_ledger, clock) -> None:
+    gate, alice = _gate(open_ledger, clock), _alice("expires: 2026-12-06")
+
+    refused = _refusal(gate, alice, _body())
+
+    assert (refused.code, refused.type) == ("401", "auth_error")
+    assert refused.message == (
+        "This API key expired on 2026-12-06 (the key of alice@example.com). "
+        "Ask the proxy's admin for a new key."
+    )
+    assert refused.headers == {"x-should-retry": "false"}  # else Claude Code retries, silent
+
+
+def test_a_request_that_ends_without_a_cost_releases_its_hold_after_the_grace(
+    open_ledger, clock
+) -> None:
+    gate, alice = _gate(open_ledger, clock), _alice("budget_usd: 0.01")
+    hold = gate.admit(*alice, _body(), "/v1/chat/completions")
+    gate.ended(hold)
+    assert _refusal(gate, alice, _body()).type == "budget_exceeded"
+
+    clock.advance(limits.SETTLE_GRACE_S + 1)
+
+    assert gate.admit(*alice, _body(), "/v1/chat/completions") is not None
+
+
+def test_billed_failed_attempt_is_charged_and_the_hold_stays_for_the_retry(
+    open_ledger, clock
+) -> None:
+    gate, alice = _gate(open_ledger, clock), _alice("budget_usd: 10")
+    hold = gate.admit(*alice, _body(), "/v1/chat/completions")
+
+    gate.charge(hold, 0.5, 100)
+    gate.charge(hold, 0.0, 0)  # an unbilled failure costs nothing
+
+    scope = limits._scope_from_row(hold["scopes"][0])
+    usage = gate.ledger().usage(scope, clock())
+    assert (usage.spent, usage.held) == (500_000, hold["micros"])
+
+
+def test_ledger_down_refuses_limited_keys_with_the_reason(clock, caplog) -> None:
+    def unreachable() -> SqliteLedger:
+        raise LedgerUnavailable("the Redis ledger cannot be reached (ConnectionError)")
+
+    gate, alice = _gate(unreachable, clock), _alice("budget_usd: 10")
+
+    with caplog.at_level(logging.ERROR, logger="llmops.limits"):
+        refused = _refusal(gate, alice, _body())
+
+    assert (refused.code, refused.type) == ("503", "ledger_unavailable")
+    assert "the Redis ledger cannot be reached (ConnectionError)" in refused.message
+    assert "cannot be reached" in caplog.text
+
+
+def test_ledger_down_admits_with_a_warning_when_set_to(clock, caplog) -> None:
+    def unreachable() -> SqliteLedger:
+        raise LedgerUnavailable("down")
+
+    gate = _gate(unreachable, clock, admit_without_ledger=True)
+
+    with caplog.at_level(logging.WARNING, logger="llmops.limits"):
+        assert gate.admit(*_alice("budget_usd: 10"), _body(), "/v1/chat/completions") is None
+    assert "admitted a limited key without its limits: down" in caplog.text
+
+
+def test_keys_without_limits_never_open_the_ledger() -> None:
+    entries = _keys(f"- {{key: {ALICE_KEY}, user: alice@example.com, forwards_users: true}}")
+
+    assert not limits.needs_gate(entries[keys_file.digest(ALICE_KEY)])
+
+
+def test_count_tokens_is_not_reserved_or_counted(open_ledger, clock) -> None:
+    gate, alice = _gate(open_ledger, clock), _alice("rpm: 1")
+
+    for _ in range(3):
+        assert gate.admit(*alice, _body(), "/v1/messages/count_tokens") is None
+    gate.admit(*alice, _body(), "/v1/messages")

@@ -1,0 +1,183 @@
+"""`keys list|add|revoke|rotate|set`: exact output in an isolated environment, the keys file
+checked as the proxy parses it, spend read from the ledger the proxy writes."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from callbacks import keys_file, limits
+from callbacks.ledger import SqliteLedger
+from llmops_kit import cli, settings
+from tests.unit.cli_harness import Kit, make_kit
+
+ALICE_KEY = "sk-alice-" + "a" * 28 + "a1b2"
+BOB_KEY = "sk-bob-" + "b" * 28 + "c3d4"
+
+
+LIST_OUTPUT = """\
+Keys in keys.yml (spent: this budget period; req/min: this minute)
+┏━━━━━━━━━━━━━━━━━━━┳━━━━━━━━━━┳━━━━━━━━━━┳━━━━━━━━━━━━━━━━━━━┳━━━━━━━━┳━━━━━━━━━┓
+┃ user              ┃ team     ┃ key      ┃ limits            ┃ spent  ┃ req/min ┃
+┡━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━╇━━━━━━━━━━╇━━━━━━━━━━━━━━━━━━━╇━━━━━━━━╇━━━━━━━━━┩
+│ alice@example.com │ platform │ sk-…a1b2 │ $50/month, 60 rpm │ $12.34 │ 1       │
+│ bob@example.com   │ -        │ sk-…c3d4 │ no limits         │ $0.00  │ 0       │
+└───────────────────┴──────────┴──────────┴───────────────────┴────────┴─────────┘
+"""
+
+
+@pytest.fixture
+def kit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Kit:
+    kit = make_kit(tmp_path, monkeypatch)
+    settings.init_env(kit.env_file)
+    kit.set(LLMOPS_KEYS_FILE="keys.yml", LLMOPS_LEDGER_DIR=str(tmp_path / "ledger"))
+    return kit
+
+
+def _keys_path(kit: Kit) -> Path:
+    return kit.env_file.parent / "keys.yml"
+
+
+def _write(kit: Kit, document: object) -> None:
+    _keys_path(kit).write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+
+
+def _document(kit: Kit) -> object:
+    return yaml.safe_load(_keys_path(kit).read_text(encoding="utf-8"))
+
+
+def test_add_generates_a_key_prints_it_once_and_writes_the_file_0600(kit: Kit) -> None:
+    outcome = kit.run(
+        "keys", "add", "carol@example.com", "--team", "platform", "--budget", "50/month",
+        "--rpm", "60", "--models", "claude-sonnet-4-6,claude-haiku-4-5",
+    )  # fmt: skip
+
+    key = outcome.stdout.strip()
+    assert outcome.code == 0
+    assert key.startswith("sk-") and len(key) == 51
+    assert outcome.stderr == (
+        "OK added a key for carol@example.com to keys.yml; give it to them now, it is not "
+        "shown again\n"
+    )
+    assert _document(kit) == [
+        {
+            "key": key,
+            "user": "carol@example.com",
+            "budget_usd": 50.0,
+            "budget_period": "month",
+            "rpm": 60,
+            "models": ["claude-sonnet-4-6", "claude-haiku-4-5"],
+            "team": "platform",
+        }
+    ]
+    assert _keys_path(kit).stat().st_mode & 0o777 == 0o600
+
+
+def test_add_refuses_a_bad_budget_and_writes_nothing(kit: Kit) -> None:
+    outcome = kit.run("keys", "add", "carol@example.com", "--budget", "lots")
+
+    assert outcome.code == 1
+    assert outcome.stdout == ""
+    assert outcome.stderr == (
+        "Error: --budget lots: expected AMOUNT or AMOUNT/PERIOD\n"
+        "  fix: For example --budget 50/month, --budget 5/day; none removes it.\n"
+    )
+    assert not _keys_path(kit).exists()
+
+
+def test_list_shows_masked_keys_limits_and_spend_this_period(kit: Kit, tmp_path: Path) -> None:
+    _write(
+        kit,
+        {
+            "teams": {"platform": {"budget_usd": 500}},
+            "keys": [
+                {"key": ALICE_KEY, "user": "alice@example.com", "team": "platform",
+                 "budget_usd": 50, "rpm": 60},
+                {"key": BOB_KEY, "user": "bob@example.com"},
+            ],
+        },
+    )  # fmt: skip
+    entry = keys_file.load_keys(_keys_path(kit).read_text()).entries[keys_file.digest(ALICE_KEY)]
+    now = time.time()
+    [own, _team] = limits.scopes_for(keys_file.digest(ALICE_KEY), entry, now, limits.zone_from(""))
+    ledger = SqliteLedger(tmp_path / "ledger")
+    ledger.admit([own.scope], "h1", 0, now, now + 60)
+    ledger.settle([own.scope], "h1", 12_340_000, 10, now)
+
+    outcome = kit.run("keys", "list")
+
+    assert outcome.code == 0, outcome.stderr
+    assert outcome.stdout == LIST_OUTPUT
+
+
+def test_revoke_removes_the_key_the_proxy_then_refuses(kit: Kit) -> None:
+    _write(kit, [{"key": ALICE_KEY, "user": "alice@example.com"},
+                 {"key": BOB_KEY, "user": "bob@example.com"}])  # fmt: skip
+
+    outcome = kit.run("keys", "revoke", "…a1b2")
+
+    assert outcome.code == 0
+    assert outcome.stderr == "OK revoked the key …a1b2 of alice@example.com\n"
+    assert _document(kit) == [{"key": BOB_KEY, "user": "bob@example.com"}]
+
+
+def test_rotate_replaces_the_key_and_keeps_the_rest(kit: Kit) -> None:
+    _write(kit, [{"key": ALICE_KEY, "user": "alice@example.com", "rpm": 5}])
+
+    outcome = kit.run("keys", "rotate", "alice@example.com")
+
+    new = outcome.stdout.strip()
+    assert outcome.code == 0 and new != ALICE_KEY and new.startswith("sk-")
+    assert outcome.stderr == (
+        "OK replaced the key …a1b2 of alice@example.com; the old key is refused from now on. "
+        "The new key is not shown again\n"
+    )
+    assert _document(kit) == [{"key": new, "user": "alice@example.com", "rpm": 5}]
+
+
+def test_set_changes_and_removes_limits(kit: Kit) -> None:
+    _write(kit, [{"key": ALICE_KEY, "user": "alice@example.com", "rpm": 5, "budget_usd": 9}])
+
+    outcome = kit.run("keys", "set", "alice@example.com", "--budget", "5/day", "--rpm", "none")
+
+    assert outcome.code == 0
+    assert outcome.stderr == "OK changed the key …a1b2 of alice@example.com: $5/day\n"
+    assert _document(kit) == [
+        {"key": ALICE_KEY, "user": "alice@example.com", "budget_usd": 5.0, "budget_period": "day"}
+    ]
+
+
+def test_ambiguous_selector_is_refused_naming_how_to_pick_one(kit: Kit) -> None:
+    _write(kit, [{"key": ALICE_KEY, "user": "alice@example.com"},
+                 {"key": BOB_KEY, "user": "alice@example.com", "alias": "ci"}])  # fmt: skip
+
+    outcome = kit.run("keys", "revoke", "alice@example.com")
+
+    assert outcome.code == 1
+    assert outcome.stderr == (
+        "Error: 2 keys of keys.yml match 'alice@example.com'\n"
+        "  fix: Name one key by its alias, its user, or …<last 4 characters> (`keys list`).\n"
+    )
+    assert len(_document(kit)) == 2
+
+
+def test_a_change_the_proxy_would_refuse_is_not_written(kit: Kit) -> None:
+    _write(kit, [{"key": ALICE_KEY, "user": "alice@example.com"}])
+
+    outcome = kit.run("keys", "set", "alice@example.com", "--expires", "someday")
+
+    assert outcome.code == 1
+    assert outcome.stderr.startswith("Error: keys.yml, line 3, 'expires': must be an ISO date")
+    assert _document(kit) == [{"key": ALICE_KEY, "user": "alice@example.com"}]
+
+
+def test_keys_help_lists_the_commands(kit: Kit) -> None:
+    outcome = CliRunner().invoke(cli.app, ["keys", "--help"])
+
+    commands = [line.split()[1] for line in outcome.stdout.splitlines() if line.startswith("│ ")]
+    assert outcome.exit_code == 0
+    assert commands[-5:] == ["list", "add", "revoke", "rotate", "set"], outcome.stdout
