@@ -38,6 +38,7 @@ def run(env_file: Path, *, timeout: float) -> int:
     health.wait_healthy(project, timeout=timeout)
     console.success(f"every service of {project.name} is healthy")
     print_where_things_are(project, report.config.model_groups)
+    print_open_webui_connection(project)
     return console.EXIT_OK
 
 
@@ -77,5 +78,18 @@ def print_where_things_are(project: ComposeProject, models: Sequence[str]) -> No
                 f"{resolved.display('LITELLM_MASTER_KEY')}  (grep LITELLM_MASTER_KEY {env_file})",
             ),
             ("Model ID", "\n".join(models) if models else "(no model in the config)"),
+        ),
+    )
+
+
+def print_open_webui_connection(project: ComposeProject) -> None:
+    """Open WebUI's OpenAI connection; its users land on traces only through a trusted key."""
+    console.table(
+        "Open WebUI: Admin Settings > Connections > OpenAI API",
+        ("setting", "value"),
+        (
+            ("URL", f"{browser_url(project, 'LITELLM_PORT')}/v1"),
+            ("Key", "a keys.yml key with forwards_users: true"),
+            ("Open WebUI env", "ENABLE_FORWARD_USER_INFO_HEADERS=true"),
         ),
     )

@@ -150,3 +150,15 @@ def test_the_trusted_key_without_forwarded_headers_is_its_own_user(stack: Callba
 
     assert root["userId"] == FRONT_END_USER
     assert not root["name"].startswith("open-webui")
+
+
+def test_open_webui_lists_the_model_groups_with_its_key(stack: CallbackStack) -> None:
+    # Open WebUI's get_all_models: GET <connection URL>/models with the user's headers.
+    response = httpx.get(
+        f"{stack.proxy.openai_url}/models",
+        headers=openwebui.headers(FRONT_END_KEY, chat_id=None, **BOB),
+        timeout=30,
+    )
+
+    assert response.status_code == 200, response.text
+    assert MODEL in [model["id"] for model in response.json()["data"]]

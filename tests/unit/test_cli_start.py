@@ -202,7 +202,7 @@ def test_start_brings_the_stack_up_then_says_where_everything_is(kit: Kit, tmp_p
     assert kit.compose_calls("up")[0][-2:] == ["up", "--detach"]
     assert outcome.stdout == EXPECTED_SUMMARY.format(
         web=resolved["LANGFUSE_WEB_PORT"], proxy=resolved["LITELLM_PORT"], key_end=key[-4:]
-    )
+    ) + EXPECTED_OPEN_WEBUI.format(proxy=resolved["LITELLM_PORT"])
 
 
 def test_start_never_prints_the_key_or_the_password(kit: Kit) -> None:
@@ -251,4 +251,15 @@ Cline: Settings > API Configuration
 │ Model ID     │ claude-sonnet-4-6                        │
 │              │ claude-haiku-4-5                         │
 └──────────────┴──────────────────────────────────────────┘
+"""
+
+EXPECTED_OPEN_WEBUI = """\
+Open WebUI: Admin Settings > Connections > OpenAI API
+┏━━━━━━━━━━━━━━━━┳━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━┓
+┃ setting        ┃ value                                    ┃
+┡━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━┩
+│ URL            │ http://localhost:{proxy}/v1                │
+│ Key            │ a keys.yml key with forwards_users: true │
+│ Open WebUI env │ ENABLE_FORWARD_USER_INFO_HEADERS=true    │
+└────────────────┴──────────────────────────────────────────┘
 """
