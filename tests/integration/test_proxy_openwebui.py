@@ -162,3 +162,21 @@ def test_open_webui_lists_the_model_groups_with_its_key(stack: CallbackStack) ->
 
     assert response.status_code == 200, response.text
     assert MODEL in [model["id"] for model in response.json()["data"]]
+
+
+def test_a_chats_turns_are_logged_once_despite_its_tasks_in_between(stack: CallbackStack) -> None:
+    chat_id = str(uuid.uuid4())
+    history = [{"role": "user", "content": "Name a prime number."}]
+    first_id, events = post(stack, FRONT_END_KEY, openwebui.chat_body(MODEL, history), chat_id)
+    answer = "".join(c["choices"][0]["delta"].get("content") or "" for c in events if c["choices"])
+    # Open WebUI's title task (and its tags and follow-ups) run in the chat between turns.
+    post(stack, FRONT_END_KEY, openwebui.title_body(MODEL, answer), chat_id)
+    history += [
+        {"role": "assistant", "content": answer},
+        {"role": "user", "content": "And another one?"},
+    ]
+
+    second_id, _ = post(stack, FRONT_END_KEY, openwebui.chat_body(MODEL, history), chat_id)
+
+    assert json.loads(stack.trace(first_id)[1]["input"]) == history[:1]
+    assert json.loads(stack.trace(second_id)[1]["input"]) == history[1:]
