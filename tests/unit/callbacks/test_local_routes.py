@@ -11,6 +11,8 @@ import yaml
 
 from callbacks import local_routes
 from callbacks.proxy_entrypoint import prepare_runtime_config
+from llmops_kit.errors import ConfigError
+from llmops_kit.litellm_config import validate_config
 from llmops_kit.settings import REPO_ROOT
 
 CONFIG = """\
@@ -114,3 +116,13 @@ def test_the_entrypoint_run_as_a_script_refuses_bad_local_settings(tmp_path: Pat
     assert "proxy_entrypoint: LLMOPS_LOCAL_MODELS is set but LLMOPS_LOCAL_API_BASE" in (
         finished.stderr
     )
+
+
+def test_start_and_update_config_refuse_bad_local_settings_before_the_proxy_does() -> None:
+    settings = {
+        "BEDROCK_PROFILE_PREFIX": "us",
+        "AWS_REGION": "us-east-1",
+        "LLMOPS_LOCAL_API_BASE": "http://localhost:11434/v1",
+    }
+    with pytest.raises(ConfigError, match="LLMOPS_LOCAL_MODELS is empty"):
+        validate_config(REPO_ROOT / "litellm_config.yml", settings)
