@@ -85,7 +85,7 @@ def print_where_things_are(project: ComposeProject, models: Sequence[str]) -> No
 def print_open_webui_connection(project: ComposeProject) -> None:
     """Open WebUI's OpenAI connection; its users land on traces only through a trusted key."""
     console.table(
-        "Open WebUI: Admin Settings > Connections > OpenAI API",
+        "Open WebUI: Admin Settings > Connections > OpenAI > Add New Connection",
         ("setting", "value"),
         (
             ("URL", f"{browser_url(project, 'LITELLM_PORT')}/v1"),

@@ -254,7 +254,7 @@ Cline: Settings > API Configuration
 """
 
 EXPECTED_OPEN_WEBUI = """\
-Open WebUI: Admin Settings > Connections > OpenAI API
+Open WebUI: Admin Settings > Connections > OpenAI > Add New Connection
 ┏━━━━━━━━━━━━━━━━┳━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━┓
 ┃ setting        ┃ value                                    ┃
 ┡━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━┩
