@@ -21,6 +21,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .forwarded_users import forwarded_user
+
 # LiteLLM's user id for the master key: not a person.
 ADMIN_USER_ID = "default_user_id"
 USER_HEADER = "x-user-id"
@@ -65,6 +67,8 @@ class Request:
     messages: list[Any] = field(default_factory=list)
     agent_id: str | None = None
     parent_agent_id: str | None = None
+    # Named by a trusted front end (forwarded_users.py); else from the User-Agent.
+    client: str | None = None
 
 
 @dataclass(frozen=True)
@@ -202,6 +206,9 @@ def _request(
     user_id = _text(metadata.get("user_api_key_user_id"))
     end_user = _text(metadata.get("user_api_key_end_user_id")) or _text(body_user)
     person = user_id if user_id != ADMIN_USER_ID else None
+    forwarded = forwarded_user(metadata, headers)
+    if forwarded is not None:
+        person, session = forwarded.user or person, forwarded.session or session
     return Request(
         call_id=call_id,
         received_at=seconds(metadata.get("litellm_received_at")),
@@ -216,6 +223,7 @@ def _request(
         messages=list(messages) if isinstance(messages, list) else [messages],
         agent_id=_text(headers.get(AGENT_HEADER)),
         parent_agent_id=_text(headers.get(PARENT_AGENT_HEADER)),
+        client=forwarded.client if forwarded is not None else None,
     )
 
 

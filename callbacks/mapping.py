@@ -123,7 +123,7 @@ def trace_fields(
     """The request's trace fields; tags only when `tags_final` (no fallback can still come:
     the request ended, or already fell back), else none, so that no span can leave the trace
     with an incomplete tag set, whichever span Langfuse writes last."""
-    client = client_name(request.user_agent)
+    client = request.client or client_name(request.user_agent)
     group = request.requested_group or "unknown-model"
     tags = [client, group, environment] + (["fallback"] if fallback else [])
     tags += [SUBAGENT_TAG] if request.agent_id else []

@@ -4,20 +4,41 @@ LiteLLM resolves `os.environ/NAME` only as a whole value, but a route's model id
 inference-profile prefix inside it (`bedrock/converse/${BEDROCK_PROFILE_PREFIX}.anthropic...`).
 So this shim replaces `${NAME}` references with the environment's values, writes the result
 to a runtime directory beside a link to `callbacks/` (LiteLLM loads callbacks relative to the
-config file), and then replaces itself with the LiteLLM CLI. Standard library only: it runs
-in the LiteLLM image as it is.
+config file), and then replaces itself with the LiteLLM CLI. Routes to a local model server,
+when configured, are appended there too (local_routes.py). Standard library and PyYAML (which
+the LiteLLM image ships) only: it runs in the LiteLLM image as it is.
 
     python callbacks/proxy_entrypoint.py --config litellm_config.yml [litellm args...]
 """
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import os
 import re
 import sys
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
+from types import ModuleType
+
+
+def _local_routes() -> ModuleType:
+    """local_routes.py beside this file: imported from the package, else loaded by path (as a
+    script, and when llmops_kit loads this module by path)."""
+    if __package__:
+        return importlib.import_module(f"{__package__}.local_routes")
+    path = Path(__file__).resolve().with_name("local_routes.py")
+    spec = importlib.util.spec_from_file_location("llmops_local_routes", path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+local_routes = _local_routes()
 
 REFERENCE = re.compile(r"\$\{([A-Z][A-Z0-9_]*)\}")
 RUNTIME_DIR_VARIABLE = "LLMOPS_RUNTIME_DIR"
@@ -61,7 +82,8 @@ def prepare_runtime_config(config: Path, environ: Mapping[str, str], runtime_dir
     """Write the rendered config into runtime_dir, with `callbacks` linked beside it."""
     runtime_dir.mkdir(parents=True, exist_ok=True)
     rendered = runtime_dir / "litellm_config.yml"
-    rendered.write_text(render(config.read_text(encoding="utf-8"), environ), encoding="utf-8")
+    text = render(config.read_text(encoding="utf-8"), environ)
+    rendered.write_text(local_routes.add_local_routes(text, environ), encoding="utf-8")
     link = runtime_dir / "callbacks"
     target = Path(__file__).resolve().parent
     if link.is_symlink() or link.exists():
@@ -96,7 +118,7 @@ def main(argv: list[str]) -> None:
     )
     try:
         rendered = prepare_runtime_config(config, os.environ, runtime_dir)
-    except UnsetVariableError as error:
+    except (UnsetVariableError, local_routes.LocalRoutesError) as error:
         raise SystemExit(f"proxy_entrypoint: {error}") from None
     for name, value in LITELLM_ENVIRONMENT.items():
         os.environ.setdefault(name, value)

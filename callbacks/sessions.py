@@ -7,11 +7,11 @@ and its first user message (the task) never changes within a task, while its sys
 does (Plan and Act differ). Markers that move between turns (`cache_control`) are ignored.
 
 Input delta: Cline's requests repeat every earlier message, so logging each in full grows
-with the square of a task's length. `InputLog` remembers, per session, a digest of the
-previous request's messages; when the next request starts with exactly those, only the new
-messages are logged. Retries and fallbacks of one request get the same delta. State is
-bounded (least recently used sessions are forgotten) and per process: a request handled by
-another proxy worker is simply logged in full.
+with the square of a task's length. `InputLog` remembers, per session, digests of the
+latest requests' messages; when the next request starts with exactly those of one of them
+(the longest), only the new messages are logged. Retries and fallbacks of one request get
+the same delta. State is bounded (least recently used sessions are forgotten) and per
+process: a request handled by another proxy worker is simply logged in full.
 """
 
 from __future__ import annotations
@@ -28,6 +28,9 @@ from .jsontext import encode_sorted
 
 DERIVED_PREFIX = "auto-"
 MAX_SESSIONS = 4096
+# Earlier requests of a session a new one may repeat: a chat front end runs its own small
+# requests (Open WebUI: title, tags, follow-ups) in the chat's session between two turns.
+RECENT_REQUESTS = 4
 # A `cache_control` member of sorted-key JSON, with one comma that joins it to a neighbour.
 # Inside a string a quote is escaped (`\"`), so this only matches a real key.
 _VOLATILE = re.compile(rb',"cache_control":\{[^{}]*\}|"cache_control":\{[^{}]*\},?')
@@ -74,8 +77,9 @@ class InputSelection:
 @dataclass
 class _SessionState:
     call_id: str
-    base: Prefix | None
-    current: Prefix
+    # What the latest request was compared against, and the latest requests (newest first).
+    candidates: tuple[Prefix, ...]
+    recent: tuple[Prefix, ...]
 
 
 class InputLog:
@@ -92,24 +96,40 @@ class InputLog:
         text = memoryview(_canonical(list(messages)))[:-1]  # without the closing "]"
         with self._lock:
             state = self._sessions.pop(session, None)
-            if state is not None and state.call_id == call_id:
-                base = state.base
+            if state is None:
+                candidates, earlier = (), ()
+            elif state.call_id == call_id:  # a retry or fallback: compared as its first try
+                candidates, earlier = state.candidates, state.recent[1:]
             else:
-                base = state.current if state is not None else None
-            hasher = hashlib.sha256()
-            repeated = False
-            if base is not None and 0 < base.count <= len(messages) and base.length <= len(text):
-                hasher.update(text[: base.length])
-                # Only at a boundary between messages: "," after them, or the end of the list.
-                at_boundary = base.length == len(text) or text[base.length] == ord(",")
-                repeated = at_boundary and hasher.hexdigest() == base.digest
-                hasher.update(text[base.length :])
-            else:
-                hasher.update(text)
-            current = Prefix(len(messages), len(text), hasher.hexdigest())
-            self._sessions[session] = _SessionState(call_id, base, current)
+                candidates, earlier = state.recent, state.recent
+            repeated, current = _longest_repeated(text, len(messages), candidates)
+            recent = (current, *earlier)[:RECENT_REQUESTS]
+            self._sessions[session] = _SessionState(call_id, candidates, recent)
             while len(self._sessions) > self._max:
                 self._sessions.popitem(last=False)
-        if repeated and base is not None:
-            return InputSelection(list(messages[base.count :]), base.count)
+        if repeated is not None:
+            return InputSelection(list(messages[repeated.count :]), repeated.count)
         return InputSelection(list(messages), 0)
+
+
+def _longest_repeated(
+    text: memoryview, count: int, candidates: Sequence[Prefix]
+) -> tuple[Prefix | None, Prefix]:
+    """The longest earlier request this one starts with, and this one's own prefix; one pass
+    of the hash over the text, checked at each candidate's length."""
+    fitting = sorted(
+        (c for c in candidates if 0 < c.count <= count and c.length <= len(text)),
+        key=lambda c: c.length,
+    )
+    hasher = hashlib.sha256()
+    hashed = 0
+    repeated = None
+    for candidate in fitting:
+        hasher.update(text[hashed : candidate.length])
+        hashed = candidate.length
+        # Only at a boundary between messages: "," after them, or the end of the list.
+        at_boundary = hashed == len(text) or text[hashed] == ord(",")
+        if at_boundary and hasher.copy().hexdigest() == candidate.digest:
+            repeated = candidate
+    hasher.update(text[hashed:])
+    return repeated, Prefix(count, len(text), hasher.hexdigest())

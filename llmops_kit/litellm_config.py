@@ -145,6 +145,10 @@ def load_rendered(path: Path, settings: Mapping[str, str]) -> dict[str, Any]:
         rendered = entrypoint.render(text, settings)
     except entrypoint.UnsetVariableError as error:
         raise ConfigError(str(error), fix="Set it in .env, then run the command again.") from None
+    try:  # the routes the entrypoint adds for a local model server, if configured
+        entrypoint.local_routes.local_routes(settings)
+    except entrypoint.local_routes.LocalRoutesError as error:
+        raise ConfigError(str(error), fix="Correct it in .env (README: Local models).") from None
     try:
         document = yaml.safe_load(rendered)
     except yaml.YAMLError as error:

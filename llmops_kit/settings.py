@@ -103,6 +103,7 @@ G_LITELLM = "LiteLLM proxy"
 G_TRACE = "Tracing: where the proxy's callback sends traces"
 G_AWS = "AWS Bedrock (credentials come from the standard AWS chain; leave empty to use it)"
 G_CALLBACK = "Callback: redaction, spool and input logging"
+G_LOCAL = "Local models: an OpenAI-compatible server (Ollama, vLLM, llama.cpp); optional"
 
 VARIABLES: tuple[Variable, ...] = (
     # -- stack
@@ -402,6 +403,40 @@ VARIABLES: tuple[Variable, ...] = (
         G_AWS,
         "Host directory mounted read-only as ~/.aws in the proxy container (profiles, SSO). "
         "Empty: your ~/.aws.",
+    ),
+    # -- local models (callbacks/local_routes.py turns these into routes)
+    Variable(
+        "LLMOPS_LOCAL_API_BASE",
+        G_LOCAL,
+        "The server's OpenAI-compatible URL, e.g. http://localhost:11434/v1 (Ollama); from the "
+        "proxy container, the host is not localhost. Empty: no local routes.",
+        pattern=r"https?://\S+",
+    ),
+    Variable(
+        "LLMOPS_LOCAL_MODELS",
+        G_LOCAL,
+        "Models the server serves, comma-separated (e.g. llama3.2,qwen2.5-coder:7b); each "
+        "becomes the model group local-<name>.",
+    ),
+    Variable(
+        "LLMOPS_LOCAL_API_KEY",
+        G_LOCAL,
+        "Key the server expects (vLLM --api-key), if any.",
+        secret=True,
+    ),
+    Variable(
+        "LLMOPS_LOCAL_INPUT_USD_PER_MTOK",
+        G_LOCAL,
+        "Price traced per million input tokens of a local model, in USD (0: free).",
+        "0",
+        pattern=r"\d+(\.\d+)?",
+    ),
+    Variable(
+        "LLMOPS_LOCAL_OUTPUT_USD_PER_MTOK",
+        G_LOCAL,
+        "Price traced per million output tokens of a local model, in USD (0: free).",
+        "0",
+        pattern=r"\d+(\.\d+)?",
     ),
 )
 

@@ -38,6 +38,7 @@ def run(env_file: Path, *, timeout: float) -> int:
     health.wait_healthy(project, timeout=timeout)
     console.success(f"every service of {project.name} is healthy")
     print_where_things_are(project, report.config)
+    print_open_webui_connection(project)
     return console.EXIT_OK
 
 
@@ -93,3 +94,16 @@ def print_where_things_are(project: ComposeProject, config: ValidatedConfig) -> 
         markup=False,
     )
     console.out.print("\n".join(f"  {line}" for line in block), markup=False)
+
+
+def print_open_webui_connection(project: ComposeProject) -> None:
+    """Open WebUI's OpenAI connection; its users land on traces only through a trusted key."""
+    console.table(
+        "Open WebUI: Admin Settings > Connections > OpenAI > Add New Connection",
+        ("setting", "value"),
+        (
+            ("URL", f"{browser_url(project, 'LITELLM_PORT')}/v1"),
+            ("Key", "a keys.yml key with forwards_users: true"),
+            ("Open WebUI env", "ENABLE_FORWARD_USER_INFO_HEADERS=true"),
+        ),
+    )

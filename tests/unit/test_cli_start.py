@@ -203,7 +203,7 @@ def test_start_brings_the_stack_up_then_says_where_everything_is(kit: Kit, tmp_p
     assert kit.compose_calls("up")[0][-2:] == ["up", "--detach"]
     assert outcome.stdout == EXPECTED_SUMMARY.format(
         web=resolved["LANGFUSE_WEB_PORT"], proxy=resolved["LITELLM_PORT"], key_end=key[-4:]
-    )
+    ) + EXPECTED_OPEN_WEBUI.format(proxy=resolved["LITELLM_PORT"])
 
 
 def test_with_the_repository_config_claude_code_needs_only_url_and_token(kit: Kit) -> None:
@@ -280,4 +280,15 @@ Claude Code: in its environment (your shell, or `env` in ~/.claude/settings.json
   export ANTHROPIC_MODEL=claude-sonnet-4-6
   export ANTHROPIC_DEFAULT_SONNET_MODEL=claude-sonnet-4-6
   export ANTHROPIC_DEFAULT_HAIKU_MODEL=claude-haiku-4-5
+"""
+
+EXPECTED_OPEN_WEBUI = """\
+Open WebUI: Admin Settings > Connections > OpenAI > Add New Connection
+┏━━━━━━━━━━━━━━━━┳━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━┓
+┃ setting        ┃ value                                    ┃
+┡━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━┩
+│ URL            │ http://localhost:{proxy}/v1                │
+│ Key            │ a keys.yml key with forwards_users: true │
+│ Open WebUI env │ ENABLE_FORWARD_USER_INFO_HEADERS=true    │
+└────────────────┴──────────────────────────────────────────┘
 """

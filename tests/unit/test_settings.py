@@ -47,7 +47,12 @@ def test_every_secret_is_fresh_per_init(tmp_path: Path) -> None:
 
 def test_no_secret_left_empty_or_at_a_default(env_path: Path) -> None:
     values = generated(env_path)
-    optional_aws = {"AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "LLMOPS_LEDGER_URL"}
+    optional_aws = {
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "LLMOPS_LEDGER_URL",
+        "LLMOPS_LOCAL_API_KEY",
+    }
     for var in settings.VARIABLES:
         if var.secret and var.name not in optional_aws:
             assert values[var.name], var.name

@@ -123,3 +123,26 @@ def test_delta_sees_an_edited_message_that_quotes_a_cache_marker_name() -> None:
     selection = log.select("s", "call-2", edited)
     assert selection.omitted == 0
     assert selection.messages == edited
+
+
+def test_a_front_ends_tasks_between_turns_keep_the_delta() -> None:
+    # Open WebUI runs its title, tags and follow-up requests in the chat's session.
+    log = InputLog()
+    first, second = cline_turns("explain the proxy", 2)[:2]
+    log.select("chat", "turn-1", first)
+    for task in ("title", "tags", "follow-ups"):
+        assert log.select("chat", task, [user(f"### Task: {task}")]).omitted == 0
+
+    selection = log.select("chat", "turn-2", second)
+
+    assert selection.omitted == len(first)
+    assert selection.messages == second[len(first) :]
+
+
+def test_the_longest_repeated_request_is_the_one_left_out() -> None:
+    log = InputLog()
+    turns = cline_turns("fix the bug", 3)
+    log.select("s", "call-1", turns[0])
+    log.select("s", "call-2", turns[1])
+    log.select("s", "task", [user("### Task: title")])
+    assert log.select("s", "call-3", turns[2]).omitted == len(turns[1])
