@@ -15,8 +15,9 @@ migration guide); `server_version_supported` checks a version the health endpoin
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -70,6 +71,7 @@ class Observation:
 
 # Field groups of /api/public/v2/observations: everything the checks read, no input/output.
 OBSERVATION_FIELDS = "core,basic,time,model,usage"
+MAX_PAGE_SIZE = 1000  # the v2 observations limit
 
 
 def parse_version(text: str) -> tuple[int, int, int] | None:
@@ -152,6 +154,30 @@ class LangfuseClient:
             )
         )
         return [_observation(item) for item in response.data]
+
+    def generation_pages(
+        self, *, fields: str, start: datetime, end: datetime, page_size: int = MAX_PAGE_SIZE
+    ) -> Iterator[list[Any]]:
+        """Every generation that started in [start, end), page by page (the SDK's
+        ObservationV2), newest first, following the cursor until Langfuse gives none."""
+        cursor: str | None = None
+        while True:
+            response = self._call(
+                functools.partial(
+                    self._api.observations.get_many,
+                    fields=fields,
+                    type="GENERATION",
+                    from_start_time=start,
+                    to_start_time=end,
+                    limit=page_size,
+                    cursor=cursor,
+                    request_options=_NO_RETRIES,
+                )
+            )
+            yield response.data
+            cursor = response.meta.cursor
+            if not cursor or not response.data:
+                return
 
     def _call(self, request: Any) -> Any:
         try:

@@ -14,8 +14,8 @@ come out in another order). The structured `filter` parameter is not implemented
 from __future__ import annotations
 
 import base64
-import bisect
 import binascii
+import bisect
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
