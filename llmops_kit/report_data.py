@@ -107,26 +107,29 @@ def fields_for(needs_metadata: bool) -> str:
     return "core,basic,time,model,usage,trace_context" + (",metadata" if needs_metadata else "")
 
 
-def generation(item: Any) -> Generation:
-    """A Generation from the SDK's ObservationV2."""
-    metadata: Mapping[str, Any] = item.metadata or {}
-    name = _NAME.match(item.name or "")
-    group = str(metadata.get("model_group") or (name and name["group"]) or item.model or "")
+def generation(item: Mapping[str, Any]) -> Generation:
+    """A Generation from one ObservationV2 as the API sends it (camelCase JSON)."""
+    metadata: Mapping[str, Any] = item.get("metadata") or {}
+    name = _NAME.match(item.get("name") or "")
+    model = item.get("model") or ""
+    group = str(metadata.get("model_group") or (name and name["group"]) or model)
     depth = metadata.get("fallback_depth", name["fallback"] if name else None)
-    start, end, first_token = item.start_time, item.end_time, item.completion_start_time
-    usage = _parts(item.usage_details or {})
-    cost = _parts(item.cost_details or {})
-    total = (item.cost_details or {}).get("total", item.total_cost)
+    start = datetime.fromisoformat(item["startTime"])
+    end, first_token = _moment(item.get("endTime")), _moment(item.get("completionStartTime"))
+    usage_details = item.get("usageDetails") or {}
+    cost_details = item.get("costDetails") or {}
+    usage, cost = _parts(usage_details), _parts(cost_details)
+    total = cost_details.get("total", item.get("totalCost"))
     return Generation(
-        trace_id=item.trace_id or item.id,
+        trace_id=item.get("traceId") or item["id"],
         start=start,
-        user=item.user_id or NO_VALUE,
-        session=item.session_id or NO_VALUE,
-        client=(item.trace_name or "").split(" / ", 1)[0] or NO_VALUE,
+        user=item.get("userId") or NO_VALUE,
+        session=item.get("sessionId") or NO_VALUE,
+        client=(item.get("traceName") or "").split(" / ", 1)[0] or NO_VALUE,
         team=str(metadata.get("team") or NO_VALUE),
         model_group=group or NO_VALUE,
-        model=item.model or NO_VALUE,
-        failed=str(item.level or "") == "ERROR",
+        model=model or NO_VALUE,
+        failed=item.get("level") == "ERROR",
         fallback=bool(depth) and str(depth) != "0",
         latency_s=(end - start).total_seconds() if end else None,
         ttft_s=(first_token - start).total_seconds() if first_token else None,
@@ -140,6 +143,10 @@ def generation(item: Any) -> Generation:
         cache_write_cost=cost["cache_write"],
         cost=float(total) if total is not None else sum(cost.values()),
     )
+
+
+def _moment(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
 
 
 def _parts(details: Mapping[str, float]) -> dict[str, float]:
@@ -163,6 +170,6 @@ def _parts(details: Mapping[str, float]) -> dict[str, float]:
     return parts
 
 
-def generations(pages: Iterator[list[Any]]) -> Iterator[Generation]:
+def generations(pages: Iterator[list[dict[str, Any]]]) -> Iterator[Generation]:
     for page in pages:
         yield from map(generation, page)

@@ -70,7 +70,8 @@ def run(
     values = settings.load(env_file, validate=False)
     url = langfuse or langfuse_url(values)
     try:
-        result = read(url, values, period, dimensions)
+        keys = _keys(values)
+        result = read(url, keys, period, dimensions)
     except KitError as error:
         console.fail(error)
     if not result.totals.generations:
@@ -81,17 +82,19 @@ def run(
     return _write(result, period, output_format, out)
 
 
-def read(
-    url: str, values: settings.Settings, period: Window, dimensions: tuple[str, ...]
-) -> Aggregate:
-    """Every generation of the period, aggregated as the pages arrive."""
+def _keys(values: settings.Settings) -> tuple[str, str]:
     public_key, secret_key = values.get("LANGFUSE_PUBLIC_KEY"), values.get("LANGFUSE_SECRET_KEY")
     if not public_key or not secret_key:
         raise ConfigError(
             "LANGFUSE_PUBLIC_KEY or LANGFUSE_SECRET_KEY is not set",
             fix="Run `python manage_langfuse.py init`, or set the project keys in .env.",
         )
-    with LangfuseClient(url, public_key, secret_key, timeout=REPORT_TIMEOUT_SECONDS) as client:
+    return public_key, secret_key
+
+
+def read(url: str, keys: tuple[str, str], period: Window, dimensions: tuple[str, ...]) -> Aggregate:
+    """Every generation of the period, aggregated as the pages arrive."""
+    with LangfuseClient(url, *keys, timeout=REPORT_TIMEOUT_SECONDS) as client:
         pages = client.generation_pages(
             fields=fields_for("team" in dimensions), start=period.start, end=period.end
         )
