@@ -230,6 +230,26 @@ def test_csv_has_the_documented_columns_and_a_totals_row(kit: Kit) -> None:
     assert rows[0]["requests"] == str(5 + PAGED_CALLS)
 
 
+def test_html_goes_to_one_self_contained_file(kit: Kit, tmp_path: Path) -> None:
+    out = tmp_path / "usage.html"
+    outcome = kit.run(
+        "report",
+        "--from",
+        "2026-11-02",
+        "--to",
+        "2026-11-03",
+        "--format",
+        "html",
+        "--out",
+        str(out),
+    )
+    assert outcome.code == 0, outcome.stderr
+    text = out.read_text()
+    assert text.startswith("<!DOCTYPE html>") and "render-status" in text
+    assert all(f'id="{chart}"' in text for chart in ("cost-per-day", "ttft", "cache-savings"))
+    assert f"wrote {out}" in outcome.stderr
+
+
 def test_the_terminal_report_shows_totals_then_users_models_and_days(kit: Kit) -> None:
     outcome = kit.run("report", "--from", "2026-11-02", "--to", "2026-11-03")
     assert outcome.code == 0, outcome.stderr
