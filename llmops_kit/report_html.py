@@ -207,7 +207,8 @@ def page(result: Aggregate, period: Window, *, now: datetime | None = None) -> s
             f"{_summary_table(result)}<div class='charts'>{divs}</div>"
             "<p id='render-status' hidden></p>"
         )
-        script = f"<script>{get_plotlyjs()}</script><script>{_RENDER.replace('CHARTS', data, 1)}</script>"
+        drawing = _RENDER.replace("CHARTS", data, 1)
+        script = f"<script>{get_plotlyjs()}</script><script>{drawing}</script>"
     return (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
         f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head><body>"
