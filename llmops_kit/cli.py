@@ -246,12 +246,19 @@ def report(
         str | None,
         typer.Option(help="Langfuse's URL (default: LANGFUSE_HOST, or the stack's port)."),
     ] = None,
+    reconcile: Annotated[
+        bool,
+        typer.Option("--reconcile", help="Compare cost per day and model with AWS Cost Explorer."),
+    ] = False,
+    threshold: Annotated[
+        float, typer.Option(help="Flag differences above this many percent.", min=0)
+    ] = 5.0,
     env_file: EnvFileOption = DEFAULT_ENV_FILE,
 ) -> None:
     """Usage from Langfuse: requests, tokens, cost, cache savings, latency, per group.
 
-    Exit 0 (also when the period is empty, with a warning), 1 when Langfuse cannot be read,
-    2 for a bad period or option.
+    Exit 0 (also when the period is empty, with a warning), 1 when Langfuse or Cost Explorer
+    cannot be read or --reconcile finds a difference above the threshold, 2 for a bad option.
     """
     from .commands import report as command
 
@@ -265,6 +272,8 @@ def report(
             output_format=command.choice("--format", output_format, command.FORMATS) or "table",
             out=out,
             langfuse=langfuse,
+            reconcile=reconcile,
+            threshold=threshold,
         )
     )
 

@@ -139,6 +139,7 @@ class Aggregate:
     totals: Figures = field(default_factory=Figures)
     groups: dict[str, dict[str, Figures]] = field(default_factory=dict)
     cost_by_day_and_model: dict[tuple[str, str], float] = field(default_factory=dict)
+    cost_by_day_and_model_id: dict[tuple[str, str], float] = field(default_factory=dict)
     ttfts_by_model: dict[str, array] = field(default_factory=dict)
 
     def add(self, g: Generation) -> None:
@@ -146,8 +147,12 @@ class Aggregate:
         for dimension in self.dimensions:
             key = DIMENSIONS[dimension](g)
             self.groups.setdefault(dimension, {}).setdefault(key, Figures()).add(g)
-        cell = (DIMENSIONS["day"](g), g.model_group)
-        self.cost_by_day_and_model[cell] = self.cost_by_day_and_model.get(cell, 0.0) + g.cost
+        day = DIMENSIONS["day"](g)
+        for cells, cell in (
+            (self.cost_by_day_and_model, (day, g.model_group)),
+            (self.cost_by_day_and_model_id, (day, g.model)),
+        ):
+            cells[cell] = cells.get(cell, 0.0) + g.cost
         if g.ttft_s is not None and not g.failed:
             self.ttfts_by_model.setdefault(g.model_group, array("d")).append(g.ttft_s)
 

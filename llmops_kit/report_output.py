@@ -1,8 +1,10 @@
 """The report as JSON, CSV or terminal tables. Columns are a contract: add, never rename.
 
 JSON: {"schema", "window": {"from", "to"}, "totals": {COLUMNS}, "groups": {dimension:
-[{"key", COLUMNS...}]}}. CSV: one row for the totals (dimension `total`) then one per group,
-columns `dimension,key,` + COLUMNS. Money in USD rounded to 6 decimals, times in seconds.
+[{"key", COLUMNS...}]}}, with --reconcile also "reconciliation": [{"day", "model",
+"langfuse_usd", "aws_usd", "difference_usd", "difference_percent", "incomplete"}].
+CSV: one row for the totals (dimension `total`) then one per group, columns
+`dimension,key,` + COLUMNS. Money in USD rounded to 6 decimals, times in seconds.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from rich.table import Table
 from . import console
 from .report_aggregate import Aggregate, Figures
 from .report_data import Window
+from .report_reconcile import USUAL_CAUSES, Difference
 
 SCHEMA = "llmops-kit.usage-report/1"
 COLUMNS = (
@@ -58,8 +61,10 @@ def _rounded(row: dict[str, Any]) -> dict[str, Any]:
     return rounded
 
 
-def as_json(result: Aggregate, period: Window) -> str:
-    document = {
+def as_json(
+    result: Aggregate, period: Window, differences: Sequence[Difference] | None = None
+) -> str:
+    document: dict[str, Any] = {
         "schema": SCHEMA,
         "window": {"from": period.start.isoformat(), "to": period.end.isoformat()},
         "totals": _rounded(result.totals.row()),
@@ -68,6 +73,8 @@ def as_json(result: Aggregate, period: Window) -> str:
             for dimension in result.dimensions
         },
     }
+    if differences is not None:
+        document["reconciliation"] = reconciliation_rows(differences)
     return json.dumps(document, indent=2) + "\n"
 
 
@@ -171,3 +178,46 @@ def print_tables(result: Aggregate, period: Window, *, top: int = TOP_N) -> None
             f"{totals.unpriced_cache_reads:,} cache-read tokens are of models without a known "
             "input price: left out of the savings"
         )
+
+
+def reconciliation_rows(differences: Sequence[Difference]) -> list[dict[str, Any]]:
+    return [
+        {
+            "day": d.day,
+            "model": d.model,
+            "langfuse_usd": round(d.langfuse_usd, 6),
+            "aws_usd": round(d.aws_usd, 6),
+            "difference_usd": round(d.difference_usd, 6),
+            "difference_percent": None if d.percent is None else round(d.percent, 1),
+            "incomplete": d.incomplete,
+        }
+        for d in differences
+    ]
+
+
+def print_reconciliation(differences: Sequence[Difference], threshold: float) -> None:
+    """Langfuse against AWS per day and model; flagged rows, then the usual causes."""
+    flagged = [d for d in differences if d.flagged(threshold)]
+    _table(
+        "Langfuse against AWS Cost Explorer (unblended, USD)",
+        ("day", "model", "Langfuse", "AWS", "AWS - Langfuse", "%", ""),
+        (
+            [
+                d.day,
+                d.model,
+                f"{d.langfuse_usd:,.2f}",
+                f"{d.aws_usd:,.2f}",
+                f"{d.difference_usd:+,.2f}",
+                "-" if d.percent is None else f"{d.percent:+.1f}",
+                ("OVER " + f"{threshold:g} %" if d.flagged(threshold) else "")
+                + (" (incomplete)" if d.incomplete else ""),
+            ]
+            for d in differences
+        ),
+    )
+    if not flagged:
+        console.success(f"every day and model within {threshold:g} %")
+        return
+    console.warn(f"{len(flagged)} day/model pairs differ by more than {threshold:g} %; usually:")
+    for cause in USUAL_CAUSES:
+        console.info(f"  - {cause}")

@@ -2,8 +2,9 @@
 
 Reads every generation of the period through the public v2 observations API (see
 report_data for why) and prints or writes the figures (report_aggregate, report_output,
-report_html). Exit 0 with a warning when the period holds no traffic, 1 when Langfuse cannot
-be read, 2 for a bad period or option.
+report_html), and with --reconcile compares cost with AWS Cost Explorer (report_reconcile).
+Exit 0 with a warning when the period holds no traffic, 1 when Langfuse or Cost Explorer cannot
+be read or a day/model differs from the bill by more than the threshold, 2 for a bad option.
 """
 
 from __future__ import annotations
@@ -14,11 +15,19 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from .. import console, settings
+from ..bedrock import session_for
 from ..errors import ConfigError, KitError
 from ..langfuse_api import LangfuseClient
 from ..report_aggregate import DIMENSIONS, Aggregate, aggregate
 from ..report_data import Window, fields_for, generations, window
-from ..report_output import as_csv, as_json, print_tables
+from ..report_output import as_csv, as_json, print_reconciliation, print_tables
+from ..report_reconcile import (
+    DEFAULT_THRESHOLD_PERCENT,
+    Difference,
+    aws_costs,
+    compare,
+    langfuse_costs,
+)
 
 FORMATS = ("table", "json", "csv", "html")
 GROUPINGS = tuple(DIMENSIONS)
@@ -55,13 +64,18 @@ def run(
     output_format: str,
     out: Path | None,
     langfuse: str | None = None,
+    reconcile: bool = False,
+    threshold: float = DEFAULT_THRESHOLD_PERCENT,
     now: datetime | None = None,
 ) -> int:
+    now = now or datetime.now(UTC)
     try:
-        period = window(since, date_from, date_to, now=now or datetime.now(UTC))
+        period = window(since, date_from, date_to, now=now)
     except ConfigError as error:
         console.report(error)
         return console.EXIT_USAGE
+    if reconcile and output_format not in ("table", "json"):
+        console.abort("--reconcile goes with --format table or json", console.EXIT_USAGE)
     if output_format == "html" and out is None:
         console.abort("--format html writes a file", console.EXIT_USAGE, fix="Add --out FILE.")
     dimensions = (by,) if by else DEFAULT_DIMENSIONS
@@ -72,6 +86,15 @@ def run(
     try:
         keys = _keys(values)
         result = read(url, keys, period, dimensions)
+        differences = (
+            compare(
+                langfuse_costs(result.cost_by_day_and_model_id),
+                aws_costs(session_for(values), period),
+                now=now,
+            )
+            if reconcile
+            else None
+        )
     except KitError as error:
         console.fail(error)
     if not result.totals.generations:
@@ -79,7 +102,13 @@ def run(
             f"no generations in Langfuse at {url} from {period.describe()}: check the period, "
             "and that these keys are the project the proxy writes to"
         )
-    return _write(result, period, output_format, out)
+    code = _write(result, period, output_format, out, differences)
+    if differences is None:
+        return code
+    if output_format == "table":
+        print_reconciliation(differences, threshold)
+    flagged = any(d.flagged(threshold) for d in differences)
+    return console.EXIT_FAILED if flagged else code
 
 
 def _keys(values: settings.Settings) -> tuple[str, str]:
@@ -101,7 +130,13 @@ def read(url: str, keys: tuple[str, str], period: Window, dimensions: tuple[str,
         return aggregate(generations(pages), dimensions)
 
 
-def _write(result: Aggregate, period: Window, output_format: str, out: Path | None) -> int:
+def _write(
+    result: Aggregate,
+    period: Window,
+    output_format: str,
+    out: Path | None,
+    differences: list[Difference] | None = None,
+) -> int:
     if output_format == "table":
         print_tables(result, period)
         return console.EXIT_OK
@@ -110,7 +145,7 @@ def _write(result: Aggregate, period: Window, output_format: str, out: Path | No
 
         text = page(result, period)
     else:
-        text = as_json(result, period) if output_format == "json" else as_csv(result)
+        text = as_json(result, period, differences) if output_format == "json" else as_csv(result)
     if out is None:
         console.out.print(text, end="", markup=False, emoji=False, soft_wrap=True)
     else:

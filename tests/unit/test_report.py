@@ -15,7 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from llmops_kit import report_prices
+from llmops_kit import report_prices, report_reconcile
+from tests.fakes.cost_explorer import (
+    CostExplorer,
+    day,
+    denied_cost_explorer,
+    running_cost_explorer,
+)
 from tests.fakes.langfuse import traffic
 from tests.fakes.langfuse.harness import LangfuseStandIn, free_port, running_langfuse
 from tests.fakes.langfuse.store import Store
@@ -298,3 +304,128 @@ def test_a_bad_period_or_option_is_a_usage_error(
     outcome = kit.run("report", *args)
     assert outcome.code == 2
     assert message in outcome.stderr
+
+
+# -- --reconcile: Langfuse against AWS Cost Explorer (moto's server mode) ---------------------
+
+SONNET_SERVICE = "Claude Sonnet 4.6 (Amazon Bedrock Edition)"
+HAIKU_SERVICE = "Claude Haiku 4.5 (Amazon Bedrock Edition)"
+NOT_BEDROCK = ("Amazon Elastic Compute Cloud - Compute", "USE1-BoxUsage:t3.micro")
+
+
+@pytest.fixture(scope="module")
+def cost_explorer() -> Iterator[CostExplorer]:
+    with running_cost_explorer() as stand_in:
+        # Nov 2: both models as Langfuse has them (Sonnet within 1 %); Nov 3: Sonnet billed
+        # $1.50 where Langfuse recorded $1.03 (flagged), Haiku equal. EC2 is left out.
+        stand_in.answer(
+            [
+                day(
+                    "2026-11-02",
+                    "2026-11-03",
+                    {
+                        (SONNET_SERVICE, "USE1-MP:USE1_InputTokenCount-Units"): 1.00,
+                        (SONNET_SERVICE, "USE1-MP:USE1_OutputTokenCount-Units"): 1.07,
+                        (HAIKU_SERVICE, "USE1-MP:USE1_OutputTokenCount-Units"): 4.235,
+                        NOT_BEDROCK: 100.0,
+                    },
+                ),
+                day(
+                    "2026-11-03",
+                    "2026-11-04",
+                    {
+                        (SONNET_SERVICE, "USE1-MP:USE1_InputTokenCount-Units"): 1.50,
+                        (HAIKU_SERVICE, "USE1-MP:USE1_InputTokenCount-Units"): 0.00385,
+                    },
+                ),
+            ]
+        )
+        yield stand_in
+
+
+def with_aws(kit: Kit, endpoint: str) -> Kit:
+    kit.set(
+        AWS_ACCESS_KEY_ID="AKIDREPORTTEST",
+        AWS_SECRET_ACCESS_KEY="report-test-secret",
+        AWS_REGION="us-east-1",
+        AWS_ENDPOINT_URL_COST_EXPLORER=endpoint,
+    )
+    return kit
+
+
+def test_reconcile_flags_the_day_and_model_the_bill_differs_on(
+    kit: Kit, cost_explorer: CostExplorer
+) -> None:
+    outcome = with_aws(kit, cost_explorer.url).run(
+        "report", "--from", "2026-11-02", "--to", "2026-11-03", "--format", "json", "--reconcile"
+    )
+    assert outcome.code == 1, outcome.stderr
+    document = json.loads(outcome.stdout)
+    rows = {(row["day"], row["model"]): row for row in document["reconciliation"]}
+    assert set(rows) == {
+        ("2026-11-02", "sonnet 4.6"),
+        ("2026-11-02", "haiku 4.5"),
+        ("2026-11-03", "sonnet 4.6"),
+        ("2026-11-03", "haiku 4.5"),
+    }
+    sonnet_3 = rows[("2026-11-03", "sonnet 4.6")]
+    assert round(sonnet_3["langfuse_usd"], 2) == round(ALICE_CALL_COST, 2)
+    assert sonnet_3["aws_usd"] == 1.5
+    assert sonnet_3["difference_percent"] == round(100 * (1.5 - ALICE_CALL_COST) / 1.5, 1)
+    assert round(rows[("2026-11-02", "sonnet 4.6")]["langfuse_usd"], 2) == 2.06
+
+
+def test_reconcile_names_the_usual_causes_in_the_terminal(
+    kit: Kit, cost_explorer: CostExplorer
+) -> None:
+    outcome = with_aws(kit, cost_explorer.url).run(
+        "report", "--from", "2026-11-02", "--to", "2026-11-03", "--reconcile"
+    )
+    assert outcome.code == 1
+    flagged = [line for line in outcome.stdout.splitlines() if "OVER 5 %" in line]
+    assert len(flagged) == 1 and "2026-11-03" in flagged[0] and "sonnet 4.6" in flagged[0]
+    assert "1 day/model pairs differ by more than 5 %" in outcome.stderr
+    assert "bypassed the proxy" in outcome.stderr and "1-hour TTL" in outcome.stderr
+
+
+def test_reconcile_within_a_wider_threshold_passes(kit: Kit, cost_explorer: CostExplorer) -> None:
+    outcome = with_aws(kit, cost_explorer.url).run(
+        "report",
+        "--from",
+        "2026-11-02",
+        "--to",
+        "2026-11-03",
+        "--reconcile",
+        "--threshold",
+        "50",
+    )
+    assert outcome.code == 0, outcome.stderr
+    assert "every day and model within 50 %" in outcome.stderr
+
+
+def test_reconcile_without_the_permission_names_the_iam_policy_line(kit: Kit) -> None:
+    with denied_cost_explorer() as url:
+        outcome = with_aws(kit, url).run(
+            "report", "--from", "2026-11-02", "--to", "2026-11-03", "--reconcile"
+        )
+    assert outcome.code == 1
+    assert "Error: AWS denied ce:GetCostAndUsage to these credentials" in outcome.stderr
+    assert '"Action": "ce:GetCostAndUsage"' in outcome.stderr
+    assert "report-test-secret" not in outcome.stderr + outcome.stdout
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("us.anthropic.claude-sonnet-4-6", "sonnet 4.6"),
+        ("global.anthropic.claude-opus-5-5", "opus 5.5"),
+        ("us.anthropic.claude-haiku-4-5-20251001-v1:0", "haiku 4.5"),
+        ("anthropic.claude-3-5-sonnet-20240620-v1:0", "sonnet 3.5"),
+        ("Claude Sonnet 4.6 (Amazon Bedrock Edition)", "sonnet 4.6"),
+        ("Claude 3.5 Sonnet (Amazon Bedrock Edition)", "sonnet 3.5"),
+        ("USE1-Claude3.5Sonnet-input-tokens", "sonnet 3.5"),
+        ("Amazon Bedrock", None),
+    ],
+)
+def test_models_are_matched_across_langfuse_and_the_bill(text: str, key: str | None) -> None:
+    assert report_reconcile.model_key(text) == key
