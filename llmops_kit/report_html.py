@@ -74,7 +74,7 @@ def cost_per_day_by_model(result: Aggregate) -> go.Figure:
         ]
     )
     figure.update_layout(
-        _layout("Cost per day by model (USD)", barmode="stack", xaxis=dict(type="category"))
+        _layout("Cost per day by model (USD)", barmode="stack", xaxis=dict(type="date"))
     )
     return figure
 
@@ -85,13 +85,15 @@ def cost_by_user(result: Aggregate, top: int = TOP_N) -> go.Figure:
     others = sum(figures.cost for _, figures in ranked[top:])
     if len(ranked) > top:
         users.append((f"others ({len(ranked) - top})", others))
+    colours = ["#3e7cb1"] * min(top, len(ranked)) + ["#9aa5b1"] * (len(users) > top)
     users.reverse()  # the largest at the top of a horizontal bar chart
+    colours.reverse()
     figure = go.Figure(
         go.Bar(
             x=[round(cost, 4) for _, cost in users],
             y=[user for user, _ in users],
             orientation="h",
-            marker_color="#3e7cb1",
+            marker_color=colours,
         )
     )
     figure.update_layout(_layout(f"Cost by user, top {top} and others (USD)"))
@@ -145,7 +147,7 @@ def cache_savings_per_day(result: Aggregate) -> go.Figure:
     figure.update_layout(
         _layout(
             "What prompt caching saved (USD)",
-            xaxis=dict(type="category"),
+            xaxis=dict(type="date"),
             yaxis2=dict(overlaying="y", side="right", rangemode="tozero", showgrid=False),
         )
     )

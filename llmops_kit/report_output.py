@@ -123,7 +123,9 @@ def _cells(figures: Figures) -> list[str]:
     row = figures.row()
 
     def seconds(low: float | None, high: float | None) -> str:
-        return "-" if low is None or high is None else f"{low:.1f}/{high:.1f}"
+        if low is None or high is None:
+            return "-"
+        return "/".join(f"{v:.1f}" if v < 10 else f"{v:.0f}" for v in (low, high))
 
     speed = row["output_tokens_per_s"]
     return [
@@ -142,7 +144,12 @@ def _cells(figures: Figures) -> list[str]:
 def _table(title: str, columns: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
     """A borderless table: eleven figures per row fit a 100-column terminal."""
     grid = Table(
-        title=title, title_justify="left", box=box.SIMPLE_HEAD, padding=(0, 1, 0, 0), pad_edge=False
+        title=title,
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        padding=(0, 1, 0, 0),
+        pad_edge=False,
+        show_edge=False,
     )
     grid.add_column(columns[0], no_wrap=True, max_width=24, overflow="ellipsis")
     for column in columns[1:]:
@@ -150,6 +157,7 @@ def _table(title: str, columns: Sequence[str], rows: Iterable[Sequence[str]]) ->
     for row in rows:
         grid.add_row(*row)
     console.out.print(grid)
+    console.out.print()
 
 
 def print_tables(result: Aggregate, period: Window, *, top: int = TOP_N) -> None:
