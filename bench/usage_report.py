@@ -11,7 +11,8 @@ official SDK, aggregated by user, model and day (the default), and again by team
 the metadata field group). Only generation spans are loaded: Langfuse filters the type in
 ClickHouse, and roots would only slow the stand-in. A `--store` file is reused if it exists.
 
-Prints generations, pages, wall seconds and generations per second; the figures belong in the
+Prints generations, pages, wall seconds (and the CPU seconds of the report's own process: the
+rest is the stand-in serving pages) and generations per second; the figures belong in the
 README ("Usage report"). The stand-in serves pages from one Python process on the same
 machine, so the time is an upper bound for the client side against a real server.
 """
@@ -111,14 +112,15 @@ def load(path: Path, generations: int) -> None:
 
 def timed(url: str, keys: tuple[str, str], dimensions: tuple[str, ...]) -> None:
     period = Window(END - timedelta(days=DAYS), END)
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     result = read(url, keys, period, dimensions)
     seconds = time.perf_counter() - started
+    cpu = time.process_time() - cpu_started
     count = result.totals.generations
     print(
         f"by {'/'.join(dimensions)}: {count:,} generations, {-(-count // 1000)} pages, "
-        f"{seconds:.1f} s, {count / seconds:,.0f} generations/s, "
-        f"cost ${result.totals.cost:,.2f}"
+        f"{seconds:.1f} s ({cpu:.1f} s CPU in the report's process), "
+        f"{count / seconds:,.0f} generations/s, cost ${result.totals.cost:,.2f}"
     )
 
 
