@@ -287,6 +287,14 @@ def test_an_unreachable_langfuse_is_one_clear_error_and_exit_1(kit: Kit) -> None
     assert "fix: Check that Langfuse runs" in outcome.stderr
 
 
+def test_keys_langfuse_refuses_are_one_clear_error_without_the_secret(kit: Kit) -> None:
+    kit.set(LANGFUSE_SECRET_KEY="sk-lf-not-the-right-one")
+    outcome = kit.run("report", "--format", "json")
+    assert outcome.code == 1
+    assert "rejected the key pair" in outcome.stderr
+    assert "sk-lf-not-the-right-one" not in outcome.stderr
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
