@@ -284,6 +284,64 @@ def models_add(
 
 
 @app.command()
+def report(
+    since: Annotated[
+        str | None, typer.Option(help="The last N hours, days or weeks: 24h, 7d (default), 4w.")
+    ] = None,
+    date_from: Annotated[
+        str | None, typer.Option("--from", help="First UTC day, YYYY-MM-DD (with --to).")
+    ] = None,
+    date_to: Annotated[
+        str | None, typer.Option("--to", help="Last UTC day, YYYY-MM-DD, included.")
+    ] = None,
+    by: Annotated[
+        str | None,
+        typer.Option(
+            help="Group by user, team, model, day, session or client "
+            "(default: top users, models and days)."
+        ),
+    ] = None,
+    output_format: Annotated[
+        str, typer.Option("--format", help="table, json, csv or html (html needs --out).")
+    ] = "table",
+    out: Annotated[Path | None, typer.Option(help="Write to this file.", dir_okay=False)] = None,
+    langfuse: Annotated[
+        str | None,
+        typer.Option(help="Langfuse's URL (default: LANGFUSE_HOST, or the stack's port)."),
+    ] = None,
+    reconcile: Annotated[
+        bool,
+        typer.Option("--reconcile", help="Compare cost per day and model with AWS Cost Explorer."),
+    ] = False,
+    threshold: Annotated[
+        float, typer.Option(help="Flag differences above this many percent.", min=0)
+    ] = 5.0,
+    env_file: EnvFileOption = DEFAULT_ENV_FILE,
+) -> None:
+    """Usage from Langfuse: requests, tokens, cost, cache savings, latency, per group.
+
+    Exit 0 (also when the period is empty, with a warning), 1 when Langfuse or Cost Explorer
+    cannot be read or --reconcile finds a difference above the threshold, 2 for a bad option.
+    """
+    from .commands import report as command
+
+    raise typer.Exit(
+        command.run(
+            env_file,
+            since=since,
+            date_from=date_from,
+            date_to=date_to,
+            by=command.choice("--by", by, command.GROUPINGS),
+            output_format=command.choice("--format", output_format, command.FORMATS) or "table",
+            out=out,
+            langfuse=langfuse,
+            reconcile=reconcile,
+            threshold=threshold,
+        )
+    )
+
+
+@app.command()
 def proxy(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 4000,

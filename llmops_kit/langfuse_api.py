@@ -15,8 +15,9 @@ migration guide); `server_version_supported` checks a version the health endpoin
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -24,6 +25,7 @@ from typing import Any
 import httpx
 from langfuse.api.client import LangfuseAPI
 from langfuse.api.core.api_error import ApiError
+from langfuse.api.core.datetime_utils import serialize_datetime
 
 from .errors import LangfuseError
 from .settings import mask
@@ -71,6 +73,8 @@ class Observation:
 
 # Field groups of /api/public/v2/observations: everything the checks read, no input/output.
 OBSERVATION_FIELDS = "core,basic,time,model,usage"
+OBSERVATIONS_V2_PATH = "api/public/v2/observations"
+MAX_PAGE_SIZE = 1000  # the v2 observations limit
 
 
 def parse_version(text: str) -> tuple[int, int, int] | None:
@@ -158,6 +162,42 @@ class LangfuseClient:
             )
         )
         return [_observation(item) for item in response.data]
+
+    def generation_pages(
+        self, *, fields: str, start: datetime, end: datetime, page_size: int = MAX_PAGE_SIZE
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Every generation that started in [start, end), page by page, newest first,
+        following the cursor until Langfuse gives none.
+
+        Pages come through the SDK's HTTP client (its auth, base URL and timeout) as plain
+        JSON objects (ObservationV2 in the API's camelCase): the SDK's typed models cost more
+        to build than the server takes to answer, and a month holds hundreds of pages."""
+        params: dict[str, Any] = {
+            "fields": fields,
+            "type": "GENERATION",
+            "fromStartTime": serialize_datetime(start),
+            "toStartTime": serialize_datetime(end),
+            "limit": page_size,
+        }
+        http = self._api._client_wrapper.httpx_client
+        while True:
+            response = self._call(
+                functools.partial(
+                    http.request,
+                    OBSERVATIONS_V2_PATH,
+                    method="GET",
+                    params=params,
+                    request_options=_NO_RETRIES,
+                )
+            )
+            if not 200 <= response.status_code < 300:
+                raise self._translate(response.status_code)
+            page = self._call(response.json)
+            yield page["data"]
+            cursor = (page.get("meta") or {}).get("cursor")
+            if not cursor or not page["data"]:
+                return
+            params["cursor"] = cursor
 
     def _call(self, request: Any) -> Any:
         try:

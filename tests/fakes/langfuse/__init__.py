@@ -17,6 +17,7 @@ the langfuse-worker's health endpoint instead.
     store             SQLite, in memory or on disk (survives restarts)
     server            the routes, including the /_fake/ control API
     harness           run it as a subprocess on a free loopback port
+    traffic           known requests as the callback's spans, loaded straight into a store
 
 Where it deliberately differs from a real deployment, the module saying so is `mapping`
 (which attributes are mapped), `prices` (a small table, an approximate tokenizer), `traces`

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import bisect
 import json
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -202,21 +203,32 @@ def iso(ms: int | None) -> str | None:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
 
 
-def list_observations(rows: Iterable[dict[str, Any]], query: ObservationsQuery) -> dict[str, Any]:
-    """The ObservationsV2Response body for the matching rows."""
-    matching = sorted(
-        (row for row in rows if _matches(row, query)),
-        key=lambda row: (row["start_time"], row["trace_id"], row["id"]),
-        reverse=True,
-    )
+def order_key(row: dict[str, Any]) -> tuple[int, str, str]:
+    """Where a row sorts: pages run from the largest key down."""
+    return (row["start_time"], row["trace_id"], row["id"])
+
+
+def list_observations(rows: Sequence[dict[str, Any]], query: ObservationsQuery) -> dict[str, Any]:
+    """The ObservationsV2Response body for the matching rows; `rows` in ascending order_key.
+
+    A page is read from its cursor (or the end) downwards, so its cost is the page, not the
+    store: a report pages through hundreds of thousands of generations."""
+    end = len(rows)
     if query.cursor:
-        matching = [
-            row
-            for row in matching
-            if (row["start_time"], row["trace_id"], row["id"]) < query.cursor
-        ]
-    page = matching[: query.limit]
-    has_more = len(matching) > query.limit and page
+        end = bisect.bisect_left(rows, query.cursor, key=order_key)
+    if query.to_ms is not None:
+        end = min(end, bisect.bisect_left(rows, (query.to_ms,), key=order_key))
+    page: list[dict[str, Any]] = []
+    has_more = False
+    for index in range(end - 1, -1, -1):
+        row = rows[index]
+        if query.from_ms is not None and row["start_time"] < query.from_ms:
+            break
+        if _matches(row, query):
+            if len(page) == query.limit:
+                has_more = bool(page)
+                break
+            page.append(row)
     return {
         "data": [render(row, query) for row in page],
         "meta": {"cursor": encode_cursor(page[-1])} if has_more else {},

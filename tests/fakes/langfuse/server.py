@@ -37,7 +37,7 @@ from . import responses
 from .auth import PROJECT_ACCESS, Project, check_authorization
 from .mapping import event_row, js_parse_int
 from .modes import BLACKHOLE, ERROR, NORMAL, Mode, ModeSwitch
-from .observations_api import QueryError, list_observations, parse_query
+from .observations_api import QueryError, list_observations, order_key, parse_query
 from .otlp import OtlpRejected, check_processable, decode_export, plain_attributes, received_spans
 from .store import ExportRequest, Store, StoredSpan
 from .traces import trace_view
@@ -61,23 +61,37 @@ class FakeLangfuse:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     ingestion_delay_s: float = 0.0
     read_fault: int | None = None
-    _rows: dict[int, dict[str, Any]] = field(default_factory=dict)
+    # Every stored span as an events row with when it arrived, in arrival order and in read
+    # order (see observations_api.order_key); spans are mapped once, as they arrive, so a read
+    # of a large store costs a page, not the whole store.
+    _arrived: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
+    _ordered: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
+    _last_row_id: int = 0
 
-    def readable_rows(self) -> list[dict[str, Any]]:
-        """Events rows for the spans old enough to be readable (see --ingestion-delay-s)."""
-        spans = self.store.spans(received_until=time.time() - self.ingestion_delay_s)
-        return [self._row(span) for span in spans]
+    def readable_rows(self, *, read_order: bool = False) -> list[dict[str, Any]]:
+        """Events rows for the spans old enough to be readable (see --ingestion-delay-s), in
+        arrival order, or in ascending read order."""
+        new = self.store.spans(after_row_id=self._last_row_id)
+        if new:
+            rows = [(span.received_at, self._row(span)) for span in new]
+            self._arrived += rows
+            self._ordered += rows
+            self._ordered.sort(key=lambda item: order_key(item[1]))
+            self._last_row_id = new[-1].row_id
+        cutoff = time.time() - self.ingestion_delay_s
+        kept = self._ordered if read_order else self._arrived
+        return [row for received_at, row in kept if received_at <= cutoff]
 
     def _row(self, span: StoredSpan) -> dict[str, Any]:
-        if span.row_id not in self._rows:
-            self._rows[span.row_id] = event_row(
-                span.document, project_id=self.project.project_id, received_at=span.received_at
-            )
-        return self._rows[span.row_id]
+        return event_row(
+            span.document, project_id=self.project.project_id, received_at=span.received_at
+        )
 
     def reset(self) -> None:
         self.store.reset()
-        self._rows.clear()
+        self._arrived.clear()
+        self._ordered.clear()
+        self._last_row_id = 0
         self.modes.current = Mode()
         self.read_fault = None
 
@@ -98,7 +112,7 @@ def create_app(fake: FakeLangfuse) -> ASGIApp:
             query = parse_query(request.query_params)
         except QueryError as error:
             return responses.invalid_request(error.issues)
-        return JSONResponse(list_observations(fake.readable_rows(), query))
+        return JSONResponse(list_observations(fake.readable_rows(read_order=True), query))
 
     async def projects(request: Request) -> Response:
         auth = check_authorization(request.headers.get("authorization"), fake.project)

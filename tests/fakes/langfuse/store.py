@@ -106,13 +106,16 @@ class Store:
         )
         return [dict(zip(keys, row, strict=True)) for row in rows]
 
-    def spans(self, received_until: float | None = None) -> list[StoredSpan]:
-        """Spans in arrival order; only those received at or before `received_until` if given."""
-        query = "SELECT id, request_id, received_at, document FROM spans"
-        parameters: tuple[float, ...] = ()
+    def spans(
+        self, received_until: float | None = None, *, after_row_id: int = 0
+    ) -> list[StoredSpan]:
+        """Spans in arrival order; only those received at or before `received_until` if given,
+        and only those stored after `after_row_id` (to read new spans alone)."""
+        query = "SELECT id, request_id, received_at, document FROM spans WHERE id > ?"
+        parameters: tuple[float, ...] = (after_row_id,)
         if received_until is not None:
-            query += " WHERE received_at <= ?"
-            parameters = (received_until,)
+            query += " AND received_at <= ?"
+            parameters += (received_until,)
         with self._lock:
             rows = self._db.execute(query + " ORDER BY id", parameters).fetchall()
         return [StoredSpan(row[0], row[1], row[2], json.loads(row[3])) for row in rows]
