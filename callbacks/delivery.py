@@ -45,10 +45,10 @@ if __name__ == "__main__" and not __package__:
     __package__ = load_package().__name__
 
 from . import mapping
+from .callback_settings import CallbackSettings
 from .exporter import LangfuseClient, RetryPolicy
 from .recorder import Recorder, decode_event
 from .redaction import Redactor
-from .settings import CallbackSettings
 from .spool import Spool, owner_id
 from .worker import DeliveryWorker
 
