@@ -44,7 +44,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from callbacks.health import read_spool_health
+from callbacks.spool_health import read_spool_health
 
 from . import proxy_stats
 from .payload import DEFAULT_PROMPT_KB, MODEL_GROUP, chat_request
