@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .. import claude_code, console, health, preflight, settings
+from .. import claude_code, console, preflight, service_health, settings
 from ..compose import ComposeProject, proxy_config_file
 from ..litellm_config import ValidatedConfig
 from . import open_project, reports_errors, shown_path
@@ -35,7 +35,7 @@ def run(env_file: Path, *, timeout: float) -> int:
         console.warn(warning)
     console.info(f"starting project {project.name} (docker compose up --detach)")
     project.up()
-    health.wait_healthy(project, timeout=timeout)
+    service_health.wait_healthy(project, timeout=timeout)
     console.success(f"every service of {project.name} is healthy")
     print_where_things_are(project, report.config)
     print_open_webui_connection(project)

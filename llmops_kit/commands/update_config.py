@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .. import console, health
+from .. import console, service_health
 from ..compose import PROXY_SERVICE, proxy_config_file, service_state
 from ..config_load_check import check_config_loads
 from ..litellm_config import validate_config
@@ -37,6 +37,6 @@ def run(env_file: Path, *, timeout: float) -> int:
         f"recreating {PROXY_SERVICE}"
     )
     project.up([PROXY_SERVICE], no_deps=True, force_recreate=True)
-    health.wait_healthy(project, [PROXY_SERVICE], timeout=timeout)
+    service_health.wait_healthy(project, [PROXY_SERVICE], timeout=timeout)
     console.success(f"{PROXY_SERVICE} runs the new config and is healthy")
     return console.EXIT_OK
