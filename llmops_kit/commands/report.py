@@ -15,7 +15,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from .. import console, settings
-from ..bedrock import session_for
+from ..bedrock_probe import session_for
 from ..errors import ConfigError, KitError
 from ..langfuse_api import LangfuseClient
 from ..report_aggregate import DIMENSIONS, Aggregate, aggregate
