@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from .. import console, settings
 from ..bedrock_probe import session_for
 from ..errors import ConfigError, KitError
-from ..langfuse_api import LangfuseClient
+from ..langfuse_api import LangfuseReader
 from ..report_aggregate import DIMENSIONS, Aggregate, aggregate
 from ..report_data import Window, fields_for, generations, window
 from ..report_output import as_csv, as_json, print_reconciliation, print_tables
@@ -123,7 +123,7 @@ def _keys(values: settings.Settings) -> tuple[str, str]:
 
 def read(url: str, keys: tuple[str, str], period: Window, dimensions: tuple[str, ...]) -> Aggregate:
     """Every generation of the period, aggregated as the pages arrive."""
-    with LangfuseClient(url, *keys, timeout=REPORT_TIMEOUT_SECONDS) as client:
+    with LangfuseReader(url, *keys, timeout=REPORT_TIMEOUT_SECONDS) as client:
         pages = client.generation_pages(
             fields=fields_for("team" in dimensions), start=period.start, end=period.end
         )
