@@ -11,13 +11,29 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated
 
+import click
 import typer
+from typer.core import TyperGroup
 
 from . import console, settings
 from .commands import export as export_command
 from .errors import KitError
 
+
+class KitGroup(TyperGroup):
+    """The one place a command's KitError becomes its cause, its fix and its exit code, so
+    the output is the same under `manage_langfuse.py` and typer's test runner."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except KitError as error:
+            console.report(error)
+            raise typer.Exit(error.exit_code) from error
+
+
 app = typer.Typer(
+    cls=KitGroup,
     name="manage_langfuse.py",
     help="Run and check the LiteLLM proxy + self-hosted Langfuse kit for coding agents.",
     no_args_is_help=True,
@@ -359,7 +375,7 @@ def proxy(
 
     resolved = settings.load(env_file)
     if not resolved.get("LITELLM_MASTER_KEY"):
-        console.abort(
+        raise KitError(
             "LITELLM_MASTER_KEY is not set: the proxy would accept anyone",
             fix="Run `python manage_langfuse.py init`, or export LITELLM_MASTER_KEY=sk-...",
         )
@@ -455,12 +471,9 @@ def keys_set(
 
 
 def main() -> None:
-    """Run the CLI; a KitError becomes one line with its fix and exit code 1."""
+    """Run the CLI (KitGroup reports a KitError); anything else is a bug, shown in one line."""
     try:
         app()
-    except KitError as error:
-        console.report(error)
-        sys.exit(console.EXIT_FAILED)
     except Exception as error:  # a bug: one line; LLMOPS_DEBUG=1 adds the traceback
         unexpected = KitError(
             f"unexpected {type(error).__name__}: {error}",

@@ -10,13 +10,13 @@ from pathlib import Path
 
 from .. import claude_code, console, preflight, service_health, settings
 from ..compose import ComposeProject, proxy_config_file
+from ..errors import KitError
 from ..litellm_config import ValidatedConfig
-from . import open_project, reports_errors, shown_path
+from . import open_project, shown_path
 
 LOOPBACK_OR_ANY = {"127.0.0.1", "0.0.0.0", "::1", "::", "localhost"}
 
 
-@reports_errors
 def run(env_file: Path, *, timeout: float) -> int:
     if not env_file.exists():
         written = settings.init_env(env_file)
@@ -26,8 +26,7 @@ def run(env_file: Path, *, timeout: float) -> int:
     report = preflight.run_checks(project, config)
     if report.problems or report.config is None:
         for problem in report.problems:
-            console.info(f"Error: {problem.message}")
-            console.info(f"  fix: {problem.fix}")
+            console.report(KitError(problem.message, fix=problem.fix))
         console.info(f"pre-flight found {len(report.problems)} problem(s); nothing was started")
         return console.EXIT_FAILED
     console.success(f"pre-flight passed: {report.measured}")
