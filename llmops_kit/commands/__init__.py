@@ -6,6 +6,7 @@ KitError, which cli.KitGroup prints as its cause and fix.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from .. import console, settings
@@ -23,6 +24,13 @@ def open_project(env_file: Path) -> ComposeProject:
 def _show_progress(line: str) -> None:
     if not is_routine_progress(line):
         console.info(line)
+
+
+def warn_about_tracing_environment(values: Mapping[str, str]) -> None:
+    """`init` and `config`: say when tracing settings would send no traces."""
+    problem = settings.tracing_environment_problem(values)
+    if problem:
+        console.warn(f"{problem}; correct it in .env")
 
 
 def require_service(project: ComposeProject, service: str) -> str:
