@@ -1,4 +1,4 @@
-"""The stack's lifecycle commands, one module each; cli.py parses arguments and calls `run()`.
+"""The CLI's commands, one module each; cli.py parses arguments and calls `run()`.
 
 Every `run()` returns the exit code (0 ok, 1 failed); to end with an error it raises a
 KitError, which cli.KitGroup prints as its cause and fix.
