@@ -44,7 +44,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from callbacks.health import read_spool_health
+from callbacks.spool_health import read_spool_health
 
 from . import proxy_stats
 from .payload import DEFAULT_PROMPT_KB, MODEL_GROUP, chat_request
@@ -155,7 +155,7 @@ def _wait_until_delivered(spool_dir: Path) -> bool:
 def _recorder(package: str, spool_dir: Path) -> Any:
     """A recorder as the delivery process builds it, on a spool of its own."""
     delivery = importlib.import_module(f"{package}.delivery")
-    settings = importlib.import_module(f"{package}.settings").CallbackSettings.from_env(
+    settings = importlib.import_module(f"{package}.callback_settings").CallbackSettings.from_env(
         {**os.environ, "LLMOPS_SPOOL_DIR": str(spool_dir)}
     )
     return delivery.Recorder(

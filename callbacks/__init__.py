@@ -20,8 +20,8 @@ which imports this directory as a package under a private name. The pieces, each
     delivery.py     the child process beside each proxy process, the only recorder: records
                     the events the hook hands over and runs that loop (a script; it says why)
     runtime.py      once per proxy process: the hook and the hand-off to its child
-    settings.py     the environment variables it reads
-    health.py       backlog, ages and counters for `status` and `doctor` (also a script)
+    callback_settings.py  the environment variables it reads
+    spool_health.py backlog, ages and counters for `status` and `doctor` (also a script)
 
 auth.py, fallback_policy.py, request_guard.py and proxy_entrypoint.py live here too, for the
 same reason (the proxy loads them beside its config), but stand alone. auth.py imports the

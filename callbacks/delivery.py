@@ -45,10 +45,10 @@ if __name__ == "__main__" and not __package__:
     __package__ = load_package().__name__
 
 from . import mapping
-from .exporter import LangfuseClient, RetryPolicy
+from .callback_settings import CallbackSettings
+from .exporter import OtlpIngestionClient, RetryPolicy
 from .recorder import Recorder, decode_event
 from .redaction import Redactor
-from .settings import CallbackSettings
 from .spool import Spool, owner_id
 from .worker import DeliveryWorker
 
@@ -102,7 +102,7 @@ def open_spool(settings: CallbackSettings, *, deferred_sync: bool = False) -> Sp
 
 def build_worker(settings: CallbackSettings, spool: Spool) -> DeliveryWorker:
     """The worker and its Langfuse client, as the settings say."""
-    client = LangfuseClient(
+    client = OtlpIngestionClient(
         host=settings.langfuse_host,
         public_key=settings.public_key,
         secret_key=settings.secret_key,

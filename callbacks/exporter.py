@@ -125,7 +125,7 @@ def _short(text: str, limit: int = 200) -> str:
     return text if len(text) <= limit else text[:limit] + "..."
 
 
-class LangfuseClient:
+class OtlpIngestionClient:
     """OTLP export and read-API lookups against one Langfuse project."""
 
     def __init__(

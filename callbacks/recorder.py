@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from . import extract, jsontext, mapping
+from .callback_settings import CallbackSettings
 from .extract import Attempt, AttemptError, Request
 from .sessions import InputLog, InputSelection, session_id
-from .settings import CallbackSettings
 from .spool import AppendResult, SpanRow, Spool
 
 MAX_TRACKED_REQUESTS = 10_000

@@ -1,7 +1,7 @@
 """The durable spool: every span waits here, in SQLite (WAL), until Langfuse acknowledged it.
 
 Written and drained by the delivery processes (one per proxy worker process) on one volume;
-`status` and `doctor` read it (health.py). A process claims rows inside `BEGIN IMMEDIATE`
+`status` and `doctor` read it (spool_health.py). A process claims rows inside `BEGIN IMMEDIATE`
 (SQLite's write lock), stamping `claimed_by` and `claim_expiry`, so two processes never send
 the same row at once. Rows leave only on acknowledgement (or a stated drop, counted). A
 claim that outlives its lease, or whose owner process is gone, may have been sent already:
@@ -48,8 +48,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .health import IN_DOUBT, SPOOL_FILE_NAME, read_health
 from .jsontext import decode, encode
+from .spool_health import IN_DOUBT, SPOOL_FILE_NAME, read_health
 
 log = logging.getLogger("llmops.callback")
 

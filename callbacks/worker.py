@@ -37,7 +37,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from .exporter import ExportResult, LangfuseClient, LookupFailed, Outcome, RetryPolicy
+from .exporter import ExportResult, LookupFailed, OtlpIngestionClient, Outcome, RetryPolicy
 from .spool import IN_DOUBT, READY, Claimed, Spool
 
 log = logging.getLogger("llmops.callback")
@@ -57,7 +57,7 @@ class DeliveryWorker:
     def __init__(
         self,
         spool: Spool,
-        client: LangfuseClient,
+        client: OtlpIngestionClient,
         *,
         owner: str,
         policy: RetryPolicy,

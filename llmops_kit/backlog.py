@@ -1,7 +1,7 @@
 """How much trace data the proxy's callback has not delivered to Langfuse yet.
 
 The spool lives in a volume inside the proxy container, so it is read there, by the
-callback's own health reader (callbacks/health.py, standard library only), through
+callback's own health reader (callbacks/spool_health.py, standard library only), through
 `docker compose exec`. When that is impossible (proxy stopped, no spool yet, an older
 image), the backlog is reported as unknown with the reason: never guessed as zero.
 """
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from .compose import PROXY_SERVICE, ComposeProject
 from .errors import ComposeError, KitError
 
-HEALTH_COMMAND = ("python3", "/app/config/callbacks/health.py")
+HEALTH_COMMAND = ("python3", "/app/config/callbacks/spool_health.py")
 
 
 @dataclass(frozen=True)

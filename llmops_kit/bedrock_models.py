@@ -17,7 +17,7 @@ from typing import TypeVar
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .bedrock import credential_source, session_for
+from .bedrock_probe import credential_source, session_for
 from .errors import BedrockError
 
 ENDPOINT_VARIABLE = "AWS_ENDPOINT_URL_BEDROCK"

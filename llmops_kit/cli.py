@@ -7,17 +7,32 @@ Set LLMOPS_DEBUG=1 to see tracebacks.
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated
 
+import click
 import typer
+from typer.core import TyperGroup
 
 from . import console, settings
 from .commands import export as export_command
 from .errors import KitError
 
+
+class KitGroup(TyperGroup):
+    """The one place a command's KitError becomes its cause, its fix and its exit code, so
+    the output is the same under `manage_langfuse.py` and typer's test runner."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except KitError as error:
+            console.report(error)
+            raise typer.Exit(error.exit_code) from error
+
+
 app = typer.Typer(
+    cls=KitGroup,
     name="manage_langfuse.py",
     help="Run and check the LiteLLM proxy + self-hosted Langfuse kit for coding agents.",
     no_args_is_help=True,
@@ -39,32 +54,17 @@ DEFAULT_ENV_FILE = settings.REPO_ROOT / settings.ENV_FILE_NAME
 @app.command()
 def init(env_file: EnvFileOption = DEFAULT_ENV_FILE) -> None:
     """Create or complete .env with fresh secrets; keeps every value already set."""
-    result = settings.init_env(env_file)
-    if result.created:
-        console.success(f"wrote {env_file} (mode 0600) with {len(result.added)} values")
-    elif result.added:
-        console.success(f"added {', '.join(result.added)} to {env_file}")
-    else:
-        console.success(f"{env_file} is complete; nothing changed")
-    _warn_about_tracing_environment(settings.read_env_file(env_file))
+    from .commands import init as command
+
+    raise typer.Exit(command.run(env_file))
 
 
 @app.command("config")
 def show_config(env_file: EnvFileOption = DEFAULT_ENV_FILE) -> None:
     """Show the resolved settings (process environment > .env > default), secrets masked."""
-    resolved = settings.load(env_file, validate=False)
-    console.table(
-        f"Settings from {env_file} and the environment",
-        ("variable", "value"),
-        ((v.name, resolved.display(v.name)) for v in settings.VARIABLES),
-    )
-    _warn_about_tracing_environment(resolved)
+    from .commands import show_config as command
 
-
-def _warn_about_tracing_environment(values: Mapping[str, str]) -> None:
-    problem = settings.tracing_environment_problem(values)
-    if problem:
-        console.warn(f"{problem}; correct it in .env")
+    raise typer.Exit(command.run(env_file))
 
 
 # -- the stack's lifecycle: each command's logic lives in llmops_kit/commands/<name>.py
@@ -355,15 +355,9 @@ def proxy(
     Reads .env; the process environment wins (AWS_*, LANGFUSE_*, LITELLM_MASTER_KEY...).
     Ctrl-C stops it cleanly.
     """
-    from . import proxy as native_proxy
+    from .commands import native_proxy as command
 
-    resolved = settings.load(env_file)
-    if not resolved.get("LITELLM_MASTER_KEY"):
-        console.abort(
-            "LITELLM_MASTER_KEY is not set: the proxy would accept anyone",
-            fix="Run `python manage_langfuse.py init`, or export LITELLM_MASTER_KEY=sk-...",
-        )
-    raise typer.Exit(native_proxy.run(resolved, config=config, host=host, port=port))
+    raise typer.Exit(command.run(env_file, config=config, host=host, port=port))
 
 
 app.add_typer(export_command.app, name="export")
@@ -455,12 +449,9 @@ def keys_set(
 
 
 def main() -> None:
-    """Run the CLI; a KitError becomes one line with its fix and exit code 1."""
+    """Run the CLI (KitGroup reports a KitError); anything else is a bug, shown in one line."""
     try:
         app()
-    except KitError as error:
-        console.report(error)
-        sys.exit(console.EXIT_FAILED)
     except Exception as error:  # a bug: one line; LLMOPS_DEBUG=1 adds the traceback
         unexpected = KitError(
             f"unexpected {type(error).__name__}: {error}",

@@ -10,9 +10,7 @@ import os
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import NoReturn
 
-import typer
 from rich.console import Console
 from rich.table import Table
 
@@ -70,26 +68,13 @@ def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[str]]) -> 
     out.print(grid)
 
 
-def abort(message: str, code: int = EXIT_FAILED, *, fix: str | None = None) -> NoReturn:
-    """The one way out with an error: a line with the cause, a line with the fix."""
-    err.print(f"Error: {message}", markup=False)
-    if fix:
-        err.print(f"  fix: {fix}", markup=False)
-    raise typer.Exit(code)
-
-
 def report(error: KitError) -> None:
-    """Print a KitError as cause and fix; the traceback too when LLMOPS_DEBUG is set."""
-    if os.environ.get("LLMOPS_DEBUG"):
+    """Print a KitError as cause and fix; when LLMOPS_DEBUG is set, the traceback too (if it
+    was raised or has a cause). cli.KitGroup calls it for every KitError a command raises."""
+    if os.environ.get("LLMOPS_DEBUG") and (error.__traceback__ or error.__cause__):
         import traceback
 
         traceback.print_exception(error, file=sys.stderr)
     err.print(f"Error: {error.message}", markup=False)
     if error.fix:
         err.print(f"  fix: {error.fix}", markup=False)
-
-
-def fail(error: KitError) -> NoReturn:
-    """Inside a command: report the error and exit 1."""
-    report(error)
-    raise typer.Exit(EXIT_FAILED)

@@ -1,6 +1,7 @@
 """Every error the kit raises on purpose, in one hierarchy.
 
     KitError                      anything the user can act on; .fix says how
+    ├── UsageError                a bad argument or option (exit code 2)
     ├── ConfigError               a bad or missing setting, .env or litellm_config.yml
     ├── DockerError               the engine or compose v2 is missing or unreachable
     │   └── ComposeError          a `docker compose` command failed (argv, exit code, stderr)
@@ -8,8 +9,9 @@
     ├── LangfuseError             Langfuse unreachable, or it refused the keys
     └── BedrockError              AWS credentials, region or model access
 
-The CLI turns a KitError into one line (message, then the fix) and exit code 1;
-anything else is a bug and shows a traceback only when LLMOPS_DEBUG is set.
+Raising one is the one way a command ends with an error: the CLI prints it as a line with
+the message and a line with the fix, and exits with its exit_code (1; a UsageError 2).
+Anything else is a bug and shows a traceback only when LLMOPS_DEBUG is set.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from collections.abc import Sequence
 class KitError(Exception):
     """An error with a message for the user and, where one exists, the fix."""
 
+    exit_code = 1
+
     def __init__(self, message: str, *, fix: str | None = None) -> None:
         super().__init__(message)
         self.message = message
@@ -27,6 +31,12 @@ class KitError(Exception):
 
     def __str__(self) -> str:
         return self.message if not self.fix else f"{self.message}\n  fix: {self.fix}"
+
+
+class UsageError(KitError):
+    """The command line asks for something the command cannot do."""
+
+    exit_code = 2
 
 
 class ConfigError(KitError):

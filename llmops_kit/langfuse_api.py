@@ -92,7 +92,7 @@ def minimum_version_text() -> str:
     return "v" + ".".join(map(str, MINIMUM_SERVER_VERSION))
 
 
-class LangfuseClient:
+class LangfuseReader:
     """Read access to one Langfuse project: health, key check, observation look-ups."""
 
     def __init__(
@@ -115,7 +115,7 @@ class LangfuseClient:
             httpx_client=self._http,
         )
 
-    def __enter__(self) -> LangfuseClient:
+    def __enter__(self) -> LangfuseReader:
         return self
 
     def __exit__(self, *_: object) -> None:

@@ -326,7 +326,7 @@ VARIABLES: tuple[Variable, ...] = (
         "default",
         pattern=TRACING_ENVIRONMENT_PATTERN,
     ),
-    # -- callback (callbacks/settings.py reads these inside the proxy)
+    # -- callback (callbacks/callback_settings.py reads these inside the proxy)
     Variable(
         "LLMOPS_LOG_INPUT",
         G_CALLBACK,

@@ -42,7 +42,7 @@ if str(REPO_ROOT) not in sys.path:  # run as a plain script from anywhere
 
 from llmops_kit import settings as kit_settings  # noqa: E402
 from llmops_kit.errors import KitError  # noqa: E402
-from llmops_kit.langfuse_api import LangfuseClient, Observation  # noqa: E402
+from llmops_kit.langfuse_api import LangfuseReader, Observation  # noqa: E402
 
 PROXY_URL_VARIABLE = "LLMOPS_TEST_PROXY_URL"
 PROXY_KEY_VARIABLE = "LLMOPS_TEST_PROXY_KEY"
@@ -231,7 +231,7 @@ def missing_trace_message(exchange: Exchange, timeout_s: float) -> str:
 
 
 def await_traces(
-    langfuse: LangfuseClient,
+    langfuse: LangfuseReader,
     exchanges: Sequence[Exchange],
     timeout_s: float,
     *,
@@ -321,7 +321,7 @@ def run(target: Target, out: Callable[[str], None] = print) -> int:
         "(Langfuse v4 makes a trace readable 15 to 30 s after it arrives)"
     )
     try:
-        with LangfuseClient(target.langfuse_url, target.public_key, target.secret_key) as api:
+        with LangfuseReader(target.langfuse_url, target.public_key, target.secret_key) as api:
             await_traces(api, exchanges, target.trace_timeout_s)
     except KitError as error:
         out(f"FAIL Langfuse: {error.message}")

@@ -1,35 +1,18 @@
-"""The stack's lifecycle commands, one module each; cli.py parses arguments and calls `run()`.
+"""The CLI's commands, one module each; cli.py parses arguments and calls `run()`.
 
-Every `run()` returns the exit code (0 ok, 1 failed) and reports a KitError as its cause and
-fix, so the output is the same under `manage_langfuse.py` and typer's test runner.
+Every `run()` returns the exit code (0 ok, 1 failed); to end with an error it raises a
+KitError, which cli.KitGroup prints as its cause and fix.
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
+from collections.abc import Mapping
 from pathlib import Path
-from typing import ParamSpec
 
 from .. import console, settings
 from ..compose import ComposeProject, is_routine_progress
 from ..console import shown_path as shown_path  # the commands import it from here
-from ..errors import KitError
-
-P = ParamSpec("P")
-
-
-def reports_errors(command: Callable[P, int]) -> Callable[P, int]:
-    """A KitError ends the command with its cause, its fix and exit code 1."""
-
-    @functools.wraps(command)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> int:
-        try:
-            return command(*args, **kwargs)
-        except KitError as error:
-            console.fail(error)
-
-    return wrapper
+from ..errors import UsageError
 
 
 def open_project(env_file: Path) -> ComposeProject:
@@ -43,13 +26,18 @@ def _show_progress(line: str) -> None:
         console.info(line)
 
 
+def warn_about_tracing_environment(values: Mapping[str, str]) -> None:
+    """`init` and `config`: say when tracing settings would send no traces."""
+    problem = settings.tracing_environment_problem(values)
+    if problem:
+        console.warn(f"{problem}; correct it in .env")
+
+
 def require_service(project: ComposeProject, service: str) -> str:
     """`service` if the compose files define it; otherwise a usage error listing the names."""
     services = project.services()
     if service not in services:
-        console.abort(
-            f"there is no service {service!r}",
-            console.EXIT_USAGE,
-            fix=f"Use one of: {', '.join(services)}.",
+        raise UsageError(
+            f"there is no service {service!r}", fix=f"Use one of: {', '.join(services)}."
         )
     return service

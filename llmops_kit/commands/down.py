@@ -12,7 +12,7 @@ from pathlib import Path
 from rich.prompt import Confirm
 
 from .. import backlog, console
-from . import open_project, reports_errors
+from . import open_project
 
 
 def confirmed(question: str) -> bool:
@@ -24,7 +24,6 @@ def confirmed(question: str) -> bool:
         return False
 
 
-@reports_errors
 def run(env_file: Path, *, volumes: bool, yes: bool) -> int:
     project = open_project(env_file)
     if volumes:

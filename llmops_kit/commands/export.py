@@ -14,7 +14,8 @@ from typing import Annotated
 import typer
 
 from .. import console, helm_charts, helm_export, settings
-from . import reports_errors, shown_path
+from ..errors import KitError, UsageError
+from . import shown_path
 
 app = typer.Typer(
     help="Write files for running the kit on other platforms (Kubernetes).",
@@ -49,16 +50,14 @@ def helm(
     raise typer.Exit(run(env_file, out, namespace))
 
 
-@reports_errors
 def run(env_file: Path, out: Path, namespace: str = helm_charts.NAMESPACE) -> int:
     if not re.fullmatch(NAMESPACE_PATTERN, namespace):
-        console.abort(
+        raise UsageError(
             f"{namespace!r} is not a Kubernetes namespace name",
-            console.EXIT_USAGE,
             fix="Use up to 63 lowercase letters, digits and '-', starting and ending alphanumeric.",
         )
     if not env_file.is_file():
-        console.abort(
+        raise KitError(
             f"{env_file} does not exist: the Secrets are made from its values",
             fix="Run `python manage_langfuse.py init` first.",
         )

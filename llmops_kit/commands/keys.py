@@ -20,7 +20,7 @@ from typing import Any
 from .. import console, developer_keys, settings
 from ..developer_keys import KeysFileDocument
 from ..errors import ConfigError
-from . import reports_errors, shown_path
+from . import shown_path
 
 _BUDGET = re.compile(r"^(\d+(?:\.\d+)?)(?:/(day|week|month))?$")
 KEY_BYTES = 24
@@ -93,7 +93,6 @@ class LimitChanges:
                     entry[name] = value
 
 
-@reports_errors
 def add(env_file: Path, user: str, alias: str | None, changes: LimitChanges) -> int:
     values = settings.load(env_file, validate=False)
     doc = developer_keys.read(developer_keys.keys_path(values))
@@ -112,7 +111,6 @@ def add(env_file: Path, user: str, alias: str | None, changes: LimitChanges) -> 
     return console.EXIT_OK
 
 
-@reports_errors
 def revoke(env_file: Path, selector: str) -> int:
     values = settings.load(env_file, validate=False)
     doc = developer_keys.read(developer_keys.keys_path(values))
@@ -123,7 +121,6 @@ def revoke(env_file: Path, selector: str) -> int:
     return console.EXIT_OK
 
 
-@reports_errors
 def rotate(env_file: Path, selector: str) -> int:
     values = settings.load(env_file, validate=False)
     doc = developer_keys.read(developer_keys.keys_path(values))
@@ -139,7 +136,6 @@ def rotate(env_file: Path, selector: str) -> int:
     return console.EXIT_OK
 
 
-@reports_errors
 def set_limits(env_file: Path, selector: str, changes: LimitChanges) -> int:
     values = settings.load(env_file, validate=False)
     doc = developer_keys.read(developer_keys.keys_path(values))
@@ -162,7 +158,6 @@ def _limits(entry: Mapping[str, Any]) -> str:
     return ", ".join(parts) or "no limits"
 
 
-@reports_errors
 def list_keys(env_file: Path) -> int:
     values = settings.load(env_file, validate=False)
     doc = developer_keys.read(developer_keys.keys_path(values))

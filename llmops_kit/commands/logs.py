@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from .. import console
-from . import open_project, reports_errors, require_service
+from . import open_project, require_service
 
 
-@reports_errors
 def run(env_file: Path, service: str | None, *, follow: bool, tail: int | None) -> int:
     project = open_project(env_file)
     services = [require_service(project, service)] if service else []

@@ -18,7 +18,7 @@ from pathlib import Path
 from .. import console, settings
 from ..bedrock_models import Availability, BedrockModels
 from ..compose import proxy_config_file
-from ..errors import BedrockError, ConfigError
+from ..errors import BedrockError, ConfigError, KitError
 from ..litellm_config import ValidatedConfig, cost_map, validate_config
 from ..model_catalog import (
     configured_models,
@@ -31,7 +31,7 @@ from ..model_catalog import (
     unpriced_newer,
 )
 from ..route_writer import add_route
-from . import reports_errors, shown_path
+from . import shown_path
 
 UNCHECKED = "not checked"
 
@@ -72,7 +72,6 @@ def _usable_text(availability: Availability | None) -> str:
     return "yes" if availability.usable else f"no: {availability.reason}"
 
 
-@reports_errors
 def run_list(env_file: Path, config: Path | None, *, offline: bool) -> int:
     resolved, path, validated = _load(env_file, config)
     prices = cost_map()
@@ -100,7 +99,6 @@ def run_list(env_file: Path, config: Path | None, *, offline: bool) -> int:
     return console.EXIT_OK
 
 
-@reports_errors
 def run_check(env_file: Path, config: Path | None, *, offline: bool) -> int:
     resolved, path, validated = _load(env_file, config)
     prefix = resolved.get("BEDROCK_PROFILE_PREFIX", "")
@@ -138,14 +136,13 @@ def run_check(env_file: Path, config: Path | None, *, offline: bool) -> int:
     return console.EXIT_OK
 
 
-@reports_errors
 def run_add(env_file: Path, config: Path | None, name: str, *, offline: bool) -> int:
     resolved, path, validated = _load(env_file, config)
     prices = cost_map()
     model = find(name, prices)
     prefix = resolved.get("BEDROCK_PROFILE_PREFIX", "")
     if model.group in validated.model_groups:
-        console.abort(f"{model.group} is already a model group in {shown_path(path)}")
+        raise KitError(f"{model.group} is already a model group in {shown_path(path)}")
     limits = prices.get(model.profile_id(prefix))
     if limits is None:
         raise ConfigError(
@@ -155,7 +152,7 @@ def run_add(env_file: Path, config: Path | None, name: str, *, offline: bool) ->
         )
     availability = _availability(_account(resolved, offline), model.profile_id(prefix))
     if availability is not None and not availability.usable:
-        console.abort(
+        raise KitError(
             f"this account cannot use {model.profile_id(prefix)} ({availability.reason})",
             fix="Request access to the model in the Bedrock console, or run with --offline "
             "to add it anyway.",

@@ -15,9 +15,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from .. import console, settings
-from ..bedrock import session_for
-from ..errors import ConfigError, KitError
-from ..langfuse_api import LangfuseClient
+from ..bedrock_probe import session_for
+from ..errors import ConfigError, UsageError
+from ..langfuse_api import LangfuseReader
 from ..report_aggregate import DIMENSIONS, Aggregate, aggregate
 from ..report_data import Window, fields_for, generations, window
 from ..report_output import as_csv, as_json, print_reconciliation, print_tables
@@ -42,7 +42,7 @@ def choice(option: str, value: str | None, choices: Collection[str]) -> str | No
     """`value` if it is one of `choices` (or None); else a usage error naming them."""
     if value is None or value in choices:
         return value
-    console.abort(f"{option} {value!r}: choose one of {', '.join(choices)}", console.EXIT_USAGE)
+    raise UsageError(f"{option} {value!r}: choose one of {', '.join(choices)}")
 
 
 def langfuse_url(values: settings.Settings) -> str:
@@ -72,31 +72,27 @@ def run(
     try:
         period = window(since, date_from, date_to, now=now)
     except ConfigError as error:
-        console.report(error)
-        return console.EXIT_USAGE
+        raise UsageError(error.message, fix=error.fix) from error
     if reconcile and output_format not in ("table", "json"):
-        console.abort("--reconcile goes with --format table or json", console.EXIT_USAGE)
+        raise UsageError("--reconcile goes with --format table or json")
     if output_format == "html" and out is None:
-        console.abort("--format html writes a file", console.EXIT_USAGE, fix="Add --out FILE.")
+        raise UsageError("--format html writes a file", fix="Add --out FILE.")
     dimensions = (by,) if by else DEFAULT_DIMENSIONS
     if output_format == "html":
         dimensions = tuple(dict.fromkeys((*DEFAULT_DIMENSIONS, *dimensions)))
     values = settings.load(env_file, validate=False)
     url = langfuse or langfuse_url(values)
-    try:
-        keys = _keys(values)
-        result = read(url, keys, period, dimensions)
-        differences = (
-            compare(
-                langfuse_costs(result.cost_by_day_and_model_id),
-                aws_costs(session_for(values), period),
-                now=now,
-            )
-            if reconcile
-            else None
+    keys = _keys(values)
+    result = read(url, keys, period, dimensions)
+    differences = (
+        compare(
+            langfuse_costs(result.cost_by_day_and_model_id),
+            aws_costs(session_for(values), period),
+            now=now,
         )
-    except KitError as error:
-        console.fail(error)
+        if reconcile
+        else None
+    )
     if not result.totals.generations:
         console.warn(
             f"no generations in Langfuse at {url} from {period.describe()}: check the period, "
@@ -123,7 +119,7 @@ def _keys(values: settings.Settings) -> tuple[str, str]:
 
 def read(url: str, keys: tuple[str, str], period: Window, dimensions: tuple[str, ...]) -> Aggregate:
     """Every generation of the period, aggregated as the pages arrive."""
-    with LangfuseClient(url, *keys, timeout=REPORT_TIMEOUT_SECONDS) as client:
+    with LangfuseReader(url, *keys, timeout=REPORT_TIMEOUT_SECONDS) as client:
         pages = client.generation_pages(
             fields=fields_for("team" in dimensions), start=period.start, end=period.end
         )

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .. import claude_code, console, health, preflight, settings
+from .. import claude_code, console, preflight, service_health, settings
 from ..compose import ComposeProject, proxy_config_file
+from ..errors import KitError
 from ..litellm_config import ValidatedConfig
-from . import open_project, reports_errors, shown_path
+from . import open_project, shown_path
 
 LOOPBACK_OR_ANY = {"127.0.0.1", "0.0.0.0", "::1", "::", "localhost"}
 
 
-@reports_errors
 def run(env_file: Path, *, timeout: float) -> int:
     if not env_file.exists():
         written = settings.init_env(env_file)
@@ -26,8 +26,7 @@ def run(env_file: Path, *, timeout: float) -> int:
     report = preflight.run_checks(project, config)
     if report.problems or report.config is None:
         for problem in report.problems:
-            console.info(f"Error: {problem.message}")
-            console.info(f"  fix: {problem.fix}")
+            console.report(KitError(problem.message, fix=problem.fix))
         console.info(f"pre-flight found {len(report.problems)} problem(s); nothing was started")
         return console.EXIT_FAILED
     console.success(f"pre-flight passed: {report.measured}")
@@ -35,7 +34,7 @@ def run(env_file: Path, *, timeout: float) -> int:
         console.warn(warning)
     console.info(f"starting project {project.name} (docker compose up --detach)")
     project.up()
-    health.wait_healthy(project, timeout=timeout)
+    service_health.wait_healthy(project, timeout=timeout)
     console.success(f"every service of {project.name} is healthy")
     print_where_things_are(project, report.config)
     print_open_webui_connection(project)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .. import backlog, console, developer_keys, settings
 from ..compose import PROXY_SERVICE, ContainerState, service_state
-from . import open_project, reports_errors
+from . import open_project
 
 NOT_READY_FIX = (
     "  fix: `python manage_langfuse.py start` starts what is stopped; "
@@ -25,7 +25,6 @@ def rows(services: list[str], containers: list[ContainerState]) -> list[tuple[st
     return table
 
 
-@reports_errors
 def run(env_file: Path) -> int:
     project = open_project(env_file)
     services = project.services()

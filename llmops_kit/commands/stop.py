@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from .. import console
-from . import open_project, reports_errors
+from . import open_project
 
 
-@reports_errors
 def run(env_file: Path) -> int:
     project = open_project(env_file)
     project.stop()

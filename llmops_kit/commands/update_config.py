@@ -11,14 +11,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .. import console, health
+from .. import console, service_health
 from ..compose import PROXY_SERVICE, proxy_config_file, service_state
 from ..config_load_check import check_config_loads
+from ..errors import KitError
 from ..litellm_config import validate_config
-from . import open_project, reports_errors, shown_path
+from . import open_project, shown_path
 
 
-@reports_errors
 def run(env_file: Path, *, timeout: float) -> int:
     project = open_project(env_file)
     config = proxy_config_file(project.settings)
@@ -28,7 +28,7 @@ def run(env_file: Path, *, timeout: float) -> int:
         console.warn(warning)
     state, ready = service_state(PROXY_SERVICE, project.ps())
     if not ready:
-        console.abort(
+        raise KitError(
             f"{PROXY_SERVICE} is {state}: there is no running proxy to update",
             fix="Run `python manage_langfuse.py start`; it reads the config as it starts.",
         )
@@ -37,6 +37,6 @@ def run(env_file: Path, *, timeout: float) -> int:
         f"recreating {PROXY_SERVICE}"
     )
     project.up([PROXY_SERVICE], no_deps=True, force_recreate=True)
-    health.wait_healthy(project, [PROXY_SERVICE], timeout=timeout)
+    service_health.wait_healthy(project, [PROXY_SERVICE], timeout=timeout)
     console.success(f"{PROXY_SERVICE} runs the new config and is healthy")
     return console.EXIT_OK

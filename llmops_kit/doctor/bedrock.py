@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import boto3
 
-from .. import bedrock
+from .. import bedrock_probe
 from ..compose import PROXY_SERVICE
 from ..errors import KitError
 from ..litellm_config import PROFILE_REGIONS, prefix_serves
@@ -29,11 +29,11 @@ SOURCES = {
 
 
 def session(ctx: DoctorContext) -> boto3.Session:
-    return ctx.remember("aws.session", lambda: bedrock.session_for(ctx.settings))
+    return ctx.remember("aws.session", lambda: bedrock_probe.session_for(ctx.settings))
 
 
-def identity(ctx: DoctorContext) -> bedrock.Identity:
-    return ctx.remember("aws.identity", lambda: bedrock.caller_identity(session(ctx)))
+def identity(ctx: DoctorContext) -> bedrock_probe.Identity:
+    return ctx.remember("aws.identity", lambda: bedrock_probe.caller_identity(session(ctx)))
 
 
 def _region(ctx: DoctorContext) -> str:
@@ -49,9 +49,9 @@ def _region(ctx: DoctorContext) -> str:
 )
 def credentials(ctx: DoctorContext, result: Verdicts) -> Finding:
     try:
-        source = bedrock.credential_source(session(ctx))
+        source = bedrock_probe.credential_source(session(ctx))
     except KitError as error:
-        return result.fail(error.message, error.fix or bedrock.CREDENTIALS_FIX)
+        return result.fail(error.message, error.fix or bedrock_probe.CREDENTIALS_FIX)
     key_id = session(ctx).get_credentials().access_key
     shown = SOURCES.get(source, source)
     return result.ok(f"credentials from {shown} ({key_id[:4]}…{key_id[-4:]})")
@@ -68,15 +68,15 @@ def credentials(ctx: DoctorContext, result: Verdicts) -> Finding:
 def caller(ctx: DoctorContext, result: Verdicts) -> Finding:
     try:
         who = identity(ctx)
-    except bedrock.CredentialsExpired:
+    except bedrock_probe.CredentialsExpired:
         return result.skip("the session token has expired (see bedrock.session_token)")
-    except bedrock.ClockSkewed:
+    except bedrock_probe.ClockSkewed:
         return result.skip(
             "AWS refused the request's time, so the credentials were not checked "
             "(see bedrock.clock_skew)"
         )
     except KitError as error:
-        return result.fail(error.message, error.fix or bedrock.CREDENTIALS_FIX)
+        return result.fail(error.message, error.fix or bedrock_probe.CREDENTIALS_FIX)
     return result.ok(f"account {who.account} as {who.arn}")
 
 
@@ -89,8 +89,8 @@ def caller(ctx: DoctorContext, result: Verdicts) -> Finding:
 def session_token(ctx: DoctorContext, result: Verdicts) -> Finding:
     try:
         identity(ctx)
-    except bedrock.CredentialsExpired as error:
-        return result.fail(error.message, error.fix or bedrock.CREDENTIALS_FIX)
+    except bedrock_probe.CredentialsExpired as error:
+        return result.fail(error.message, error.fix or bedrock_probe.CREDENTIALS_FIX)
     except KitError as error:
         return result.skip(f"STS could not tell ({error.message})")
     token = session(ctx).get_credentials().token
@@ -133,17 +133,17 @@ def region(ctx: DoctorContext, result: Verdicts) -> Finding:
 def clock_skew(ctx: DoctorContext, result: Verdicts) -> Finding:
     try:
         skew = identity(ctx).clock_skew_seconds
-    except bedrock.ClockSkewed as refused:
-        return result.fail(refused.message, bedrock.CLOCK_FIX)
+    except bedrock_probe.ClockSkewed as refused:
+        return result.fail(refused.message, bedrock_probe.CLOCK_FIX)
     except KitError as error:
         return result.skip(f"STS did not answer ({error.message})")
     if skew is None:
         return result.skip("STS's answer carried no Date header to compare with")
-    shown = bedrock.skew_text(skew)
-    if abs(skew) >= bedrock.SKEW_FAIL_SECONDS:
-        return result.fail(f"{shown}: AWS rejects every signed request", bedrock.CLOCK_FIX)
-    if abs(skew) >= bedrock.SKEW_WARN_SECONDS:
-        return result.warn(shown, bedrock.CLOCK_FIX)
+    shown = bedrock_probe.skew_text(skew)
+    if abs(skew) >= bedrock_probe.SKEW_FAIL_SECONDS:
+        return result.fail(f"{shown}: AWS rejects every signed request", bedrock_probe.CLOCK_FIX)
+    if abs(skew) >= bedrock_probe.SKEW_WARN_SECONDS:
+        return result.warn(shown, bedrock_probe.CLOCK_FIX)
     return result.ok(f"clock within {abs(skew):.0f} s of AWS")
 
 
@@ -163,17 +163,19 @@ def model_access(ctx: DoctorContext, result: Verdicts) -> Finding:
     endpoint = ctx.settings.get("AWS_BEDROCK_RUNTIME_ENDPOINT") or None
     try:
         outcomes = [
-            bedrock.probe_model(session(ctx), model_id, endpoint_url=endpoint)
+            bedrock_probe.probe_model(session(ctx), model_id, endpoint_url=endpoint)
             for model_id in model_ids
         ]
     except KitError as error:
-        return result.fail(error.message, error.fix or bedrock.CREDENTIALS_FIX)
+        return result.fail(error.message, error.fix or bedrock_probe.CREDENTIALS_FIX)
     refused = [o for o in outcomes if not o.granted]
     if refused:
         shown = "; ".join(f"{o.model_id}: {o.code}: {o.message}" for o in refused)
         return result.fail(
             f"Bedrock refuses {len(refused)} of {len(outcomes)} models: {shown}",
-            " ".join(dict.fromkeys(bedrock.model_access_fix(o, _region(ctx)) for o in refused)),
+            " ".join(
+                dict.fromkeys(bedrock_probe.model_access_fix(o, _region(ctx)) for o in refused)
+            ),
         )
     return result.ok(f"all {len(outcomes)} models answer ({', '.join(model_ids)})")
 
@@ -187,13 +189,13 @@ def model_access(ctx: DoctorContext, result: Verdicts) -> Finding:
     docker_only=True,
 )
 def imds(ctx: DoctorContext, result: Verdicts) -> Finding:
-    instance_id = bedrock.ec2_instance_id()
+    instance_id = bedrock_probe.ec2_instance_id()
     if instance_id is None:
         return result.skip("not an EC2 instance")
-    if bedrock.uses_static_keys(ctx.settings) or ctx.settings.get("AWS_PROFILE"):
+    if bedrock_probe.uses_static_keys(ctx.settings) or ctx.settings.get("AWS_PROFILE"):
         return result.skip("credentials come from .env or a profile, not the instance role")
     try:
-        output = ctx.project.exec(PROXY_SERVICE, [PYTHON, "-c", bedrock.IMDS_TOKEN_PROBE])
+        output = ctx.project.exec(PROXY_SERVICE, [PYTHON, "-c", bedrock_probe.IMDS_TOKEN_PROBE])
     except KitError as error:
         return result.skip(f"cannot run a probe in the {PROXY_SERVICE} container: {error.message}")
     if output.strip().startswith("reachable"):
@@ -201,5 +203,5 @@ def imds(ctx: DoctorContext, result: Verdicts) -> Finding:
     return result.fail(
         "the proxy container cannot reach the instance metadata service, so it has no AWS "
         "credentials (IMDSv2's default hop limit of 1 stops at the container)",
-        bedrock.hop_limit_fix(instance_id),
+        bedrock_probe.hop_limit_fix(instance_id),
     )

@@ -1,6 +1,6 @@
 """The proxy's callbacks: they import the way LiteLLM imports them, and the spool drains.
 
-The spool is read with the callback's own reader (callbacks/health.py): natively from
+The spool is read with the callback's own reader (callbacks/spool_health.py): natively from
 LLMOPS_SPOOL_DIR, in the stack inside the proxy container, where the spool volume is.
 """
 
@@ -137,7 +137,7 @@ def spool_health(ctx: DoctorContext) -> dict[str, Any]:
             return json.loads(ctx.project.exec(PROXY_SERVICE, HEALTH_COMMAND))
         spool_dir = proxy_environment(ctx.settings, ctx.environ)["LLMOPS_SPOOL_DIR"]
         try:
-            return callbacks_module("health").read_spool_health(Path(spool_dir))
+            return callbacks_module("spool_health").read_spool_health(Path(spool_dir))
         except FileNotFoundError:
             raise KitError(
                 f"no spool in {spool_dir} yet: the proxy has traced no request"

@@ -12,8 +12,10 @@ from ..errors import ConfigError
 from ..preflight import (
     GIB,
     MIN_FREE_DISK_BYTES,
+    MIN_MEMORY_BYTES,
     PORT_VARIABLES,
     check_engine,
+    check_memory,
     port_holder,
     port_is_free,
     ports_held_by,
@@ -138,3 +140,20 @@ def docker_engine(ctx: DoctorContext, result: Verdicts) -> Finding:
     if problem is not None:
         return result.fail(problem.message, problem.fix)
     return result.ok(f"Docker {engine.version}")
+
+
+@group.check(
+    "host.memory",
+    summary=f"Docker may use at least {MIN_MEMORY_BYTES // GIB} GiB of memory, as `start` requires",
+    remedy="give Docker more memory (Docker Desktop: Settings > Resources) or use a larger machine",
+    requires=("host.docker",),
+    docker_only=True,
+)
+def memory(ctx: DoctorContext, result: Verdicts) -> Finding:
+    engine = ctx.remember("engine", probe_engine)
+    problem = check_memory(engine)
+    if problem is not None:
+        return result.fail(problem.message, problem.fix)
+    if not engine.memory_bytes:
+        return result.skip("`docker info` does not say how much memory Docker may use")
+    return result.ok(f"Docker has {engine.memory_bytes / GIB:.1f} GiB of memory")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from ..errors import KitError
 from ..langfuse_api import (
-    LangfuseClient,
     LangfuseKeysRejected,
+    LangfuseReader,
     ServerHealth,
     minimum_version_text,
     parse_version,
@@ -22,9 +22,9 @@ group = CheckGroup("langfuse", "Langfuse")
 LANGFUSE_TIMEOUT_SECONDS = 10.0
 
 
-def client(ctx: DoctorContext) -> LangfuseClient:
+def client(ctx: DoctorContext) -> LangfuseReader:
     """A client with the keys the proxy sends traces with."""
-    return LangfuseClient(
+    return LangfuseReader(
         ctx.langfuse_url,
         ctx.settings.get("LANGFUSE_PUBLIC_KEY", ""),
         ctx.settings.get("LANGFUSE_SECRET_KEY", ""),

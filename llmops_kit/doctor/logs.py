@@ -10,7 +10,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
-from ..bedrock import CLOCK_FIX, SKEW_WORDS
+from ..bedrock_probe import CLOCK_FIX, SKEW_WORDS
 from ..compose import PROXY_SERVICE
 from ..errors import KitError
 from .context import LANGFUSE_WEB_SERVICE, LANGFUSE_WORKER_SERVICE, DoctorContext

@@ -24,7 +24,7 @@ from typing import Any
 
 from openai import OpenAI
 
-from callbacks.health import read_spool_health
+from callbacks.spool_health import read_spool_health
 from tests.fakes.bedrock.harness import RunningBedrock
 from tests.fakes.langfuse.harness import LangfuseStandIn
 from tests.integration.proxy_harness import RunningProxy, start_proxy, write_keys_file

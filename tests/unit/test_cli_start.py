@@ -211,8 +211,11 @@ def test_with_the_repository_config_claude_code_needs_only_url_and_token(kit: Ki
     outcome = kit.run("start")
     port = kit.settings()["LITELLM_PORT"]
     assert outcome.code == 0
-    assert outcome.stdout.splitlines()[-3:] == [
-        "Claude Code: in its environment (your shell, or `env` in ~/.claude/settings.json)",
+    lines = outcome.stdout.splitlines()
+    first = lines.index(
+        "Claude Code: in its environment (your shell, or `env` in ~/.claude/settings.json)"
+    )
+    assert lines[first + 1 : first + 3] == [
         f"  export ANTHROPIC_BASE_URL=http://localhost:{port}",
         "  export ANTHROPIC_AUTH_TOKEN=\"$(sed -n 's/^LITELLM_MASTER_KEY=//p' .env)\"",
     ]
@@ -220,7 +223,8 @@ def test_with_the_repository_config_claude_code_needs_only_url_and_token(kit: Ki
 
 def test_the_printed_token_command_reads_the_master_key_from_env(kit: Kit) -> None:
     kit.docker.reply("compose", "ps", stdout="\n".join(ps_line(s) for s in SERVICES) + "\n")
-    line = kit.run("start").stdout.splitlines()[-1]
+    lines = kit.run("start").stdout.splitlines()
+    (line,) = [line for line in lines if line.startswith("  export ANTHROPIC_AUTH_TOKEN=")]
     command = line.split('"$(', 1)[1].rsplit(')"', 1)[0]
     done = subprocess.run(
         ["bash", "-c", command], cwd=Path.cwd(), capture_output=True, text=True, check=True

@@ -88,8 +88,8 @@ VERBS: list[tuple[str, Callable[[ComposeProject], object], list[str]]] = [
     ),
     (
         "exec",
-        lambda p: p.exec("litellm", ["python", "health.py"]),
-        ["exec", "-T", "litellm", "python", "health.py"],
+        lambda p: p.exec("litellm", ["python", "spool_health.py"]),
+        ["exec", "-T", "litellm", "python", "spool_health.py"],
     ),
     ("config", lambda p: p.config(), ["config", "--format", "json"]),
     ("services", lambda p: p.services(), ["config", "--services"]),

@@ -22,12 +22,12 @@ from typing import Any
 import pytest
 
 from callbacks import extract, handoff
+from callbacks.callback_settings import CallbackSettings
 from callbacks.delivery import ACK, frame, open_spool, relay_events
 from callbacks.extract import Attempt
 from callbacks.handoff import DeliveryProcess, restart_delay
 from callbacks.hook import LangfuseV4Logger
 from callbacks.recorder import AttemptEvent, encode_event
-from callbacks.settings import CallbackSettings
 from callbacks.spool import Spool
 from tests.fakes.langfuse.harness import LangfuseStandIn, running_langfuse
 

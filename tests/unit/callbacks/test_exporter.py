@@ -7,8 +7,8 @@ import base64
 import pytest
 
 from callbacks.exporter import (
-    LangfuseClient,
     LookupFailed,
+    OtlpIngestionClient,
     Outcome,
     RetryPolicy,
     parse_retry_after,
@@ -19,8 +19,8 @@ from .doubles import ScriptedLangfuse, read_timeout, refused, spans_of, status
 SPAN = {"traceId": "ab" * 16, "spanId": "cd" * 8, "name": "x", "attributes": []}
 
 
-def client_for(langfuse: ScriptedLangfuse, clock) -> LangfuseClient:
-    return LangfuseClient(
+def client_for(langfuse: ScriptedLangfuse, clock) -> OtlpIngestionClient:
+    return OtlpIngestionClient(
         host="http://langfuse.test:3000/",
         public_key="pk-lf-test",
         secret_key="sk-lf-test",

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from callbacks import extract, mapping
+from callbacks.callback_settings import CallbackSettings
 from callbacks.otlp import attribute_map
 from callbacks.recorder import Recorder
-from callbacks.settings import CallbackSettings
 
 from .doubles import RecordingRedactor, exception_from
 

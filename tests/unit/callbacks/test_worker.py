@@ -9,7 +9,7 @@ import time
 import pytest
 
 from callbacks import mapping
-from callbacks.exporter import LangfuseClient, RetryPolicy
+from callbacks.exporter import OtlpIngestionClient, RetryPolicy
 from callbacks.otlp import attribute_map
 from callbacks.spool import COMPRESS_AFTER_SECONDS, SpanRow
 from callbacks.worker import DeliveryWorker
@@ -32,7 +32,7 @@ def spool(make_spool):
 
 @pytest.fixture
 def worker(spool, langfuse, clock) -> DeliveryWorker:
-    client = LangfuseClient(
+    client = OtlpIngestionClient(
         host="http://langfuse.test",
         public_key="pk-lf-test",
         secret_key="sk-lf-test",

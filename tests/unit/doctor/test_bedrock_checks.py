@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from llmops_kit import bedrock
+from llmops_kit import bedrock_probe
 from llmops_kit.doctor import CHECKS, Status, run_checks
 from tests.fakes.bedrock.harness import RunningBedrock, running_bedrock
 from tests.fakes.sts import running_moto_sts, scripted_sts
@@ -265,6 +265,6 @@ def test_an_ec2_host_is_recognised_from_its_dmi_data(tmp_path: Path) -> None:
     dmi.mkdir(parents=True)
     (dmi / "sys_vendor").write_text("Amazon EC2\n")
     (dmi / "board_asset_tag").write_text("i-0123456789abcdef0\n")
-    assert bedrock.ec2_instance_id(tmp_path) == "i-0123456789abcdef0"
+    assert bedrock_probe.ec2_instance_id(tmp_path) == "i-0123456789abcdef0"
     (dmi / "sys_vendor").write_text("QEMU\n")
-    assert bedrock.ec2_instance_id(tmp_path) is None
+    assert bedrock_probe.ec2_instance_id(tmp_path) is None

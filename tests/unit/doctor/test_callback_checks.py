@@ -1,4 +1,4 @@
-"""The callback's spool checks, on health reports as callbacks/health.py writes them."""
+"""The callback's spool checks, on health reports as callbacks/spool_health.py writes them."""
 
 from __future__ import annotations
 

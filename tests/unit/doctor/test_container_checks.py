@@ -95,3 +95,15 @@ def test_an_unhealthy_container_fails_and_a_starting_one_only_warns(
     starting = run_check(make_context(), "containers.health")
     assert starting.status is Status.WARN
     assert "2 to 3 minutes" in starting.message
+
+
+def test_doctor_and_start_draw_the_memory_line_at_the_same_place(
+    docker: FakeDocker, make_context: ContextFactory
+) -> None:
+    assert run_check(make_context(), "host.memory").message == "Docker has 8.0 GiB of memory"
+    small = {"ServerVersion": "28.2.2", "MemTotal": 3 * 1024**3, "DockerRootDir": ""}
+    docker.reply("info", stdout=json.dumps(small))
+    finding = run_check(make_context(), "host.memory")
+    assert finding.status is Status.FAIL
+    assert finding.message == "Docker has 3.0 GiB of memory; Langfuse needs at least 4 GiB"
+    assert finding.fix.startswith("Give Docker more memory")

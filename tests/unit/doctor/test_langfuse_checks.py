@@ -16,8 +16,8 @@ import yaml
 from llmops_kit.doctor import Status
 from llmops_kit.langfuse_api import (
     MINIMUM_SERVER_VERSION,
-    LangfuseClient,
     LangfuseKeysRejected,
+    LangfuseReader,
     LangfuseUnreachable,
     parse_version,
     server_version_supported,
@@ -75,21 +75,21 @@ def _export_generation(stand_in: LangfuseStandIn, session_id: str) -> str:
 
 
 def test_health_reports_the_server_version(stand_in: LangfuseStandIn) -> None:
-    with LangfuseClient(stand_in.url, stand_in.public_key, stand_in.secret_key) as client:
+    with LangfuseReader(stand_in.url, stand_in.public_key, stand_in.secret_key) as client:
         health = client.health()
     assert health.status == "OK"
     assert parse_version(health.version) is not None
 
 
 def test_the_project_keys_pass_the_auth_check(stand_in: LangfuseStandIn) -> None:
-    with LangfuseClient(stand_in.url, stand_in.public_key, stand_in.secret_key) as client:
+    with LangfuseReader(stand_in.url, stand_in.public_key, stand_in.secret_key) as client:
         assert client.auth_check()
 
 
 def test_wrong_keys_are_rejected_as_such(stand_in: LangfuseStandIn) -> None:
     wrong = "sk-lf-00000000-0000-4000-8000-000000000000"
     with (
-        LangfuseClient(stand_in.url, stand_in.public_key, wrong) as client,
+        LangfuseReader(stand_in.url, stand_in.public_key, wrong) as client,
         pytest.raises(LangfuseKeysRejected, match="HTTP 401"),
     ):
         client.auth_check()
@@ -97,7 +97,7 @@ def test_wrong_keys_are_rejected_as_such(stand_in: LangfuseStandIn) -> None:
 
 def test_a_closed_port_is_unreachable() -> None:
     with (
-        LangfuseClient(f"http://127.0.0.1:{free_port()}", "pk-lf-x", "sk-lf-x") as client,
+        LangfuseReader(f"http://127.0.0.1:{free_port()}", "pk-lf-x", "sk-lf-x") as client,
         pytest.raises(LangfuseUnreachable, match="cannot reach Langfuse"),
     ):
         client.health()
@@ -106,7 +106,7 @@ def test_a_closed_port_is_unreachable() -> None:
 def test_observations_are_found_by_session_and_by_trace(stand_in: LangfuseStandIn) -> None:
     session_id = f"doctor-{secrets.token_hex(4)}"
     trace_id = _export_generation(stand_in, session_id)
-    with LangfuseClient(stand_in.url, stand_in.public_key, stand_in.secret_key) as client:
+    with LangfuseReader(stand_in.url, stand_in.public_key, stand_in.secret_key) as client:
         (by_session,) = client.observations(session_id=session_id)
         (by_trace,) = client.observations(trace_id=trace_id)
     assert by_session == by_trace

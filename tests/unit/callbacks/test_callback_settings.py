@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from callbacks.settings import CallbackSettings
+from callbacks.callback_settings import CallbackSettings
 from llmops_kit.settings import BY_NAME, G_CALLBACK
 
 CALLBACK_VARIABLES = (

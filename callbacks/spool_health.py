@@ -2,7 +2,7 @@
 
 Runs as a script inside the proxy container, where the spool volume is:
 
-    python /app/config/callbacks/health.py [SPOOL_DIR]      (default: $LLMOPS_SPOOL_DIR)
+    python /app/config/callbacks/spool_health.py [SPOOL_DIR]      (default: $LLMOPS_SPOOL_DIR)
 
 and is imported by spool.py. Standard library only and no package-relative import, so
 both work. Opens the database read-only: reading never disturbs the delivery processes.
@@ -83,12 +83,12 @@ def read_spool_health(spool_dir: Path) -> dict[str, Any]:
 def main(argv: list[str]) -> int:
     spool_dir = argv[0] if argv else os.environ.get("LLMOPS_SPOOL_DIR", "")
     if not spool_dir:
-        print("health.py: give the spool directory or set LLMOPS_SPOOL_DIR", file=sys.stderr)
+        print("spool_health.py: give the spool directory or set LLMOPS_SPOOL_DIR", file=sys.stderr)
         return 1
     try:
         report = read_spool_health(Path(spool_dir))
     except (FileNotFoundError, sqlite3.Error) as problem:
-        print(f"health.py: {problem}", file=sys.stderr)
+        print(f"spool_health.py: {problem}", file=sys.stderr)
         return 1
     print(json.dumps(report))
     return 0

@@ -7,11 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import callbacks.health
+import callbacks.spool_health
 
 from .doubles import span_row
 
-HEALTH_SCRIPT = Path(callbacks.health.__file__)
+HEALTH_SCRIPT = Path(callbacks.spool_health.__file__)
 
 
 def run_health(*args: str) -> subprocess.CompletedProcess[str]:

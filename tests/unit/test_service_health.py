@@ -10,7 +10,7 @@ from collections.abc import Iterator, Sequence
 
 import pytest
 
-from llmops_kit import health
+from llmops_kit import service_health
 from llmops_kit.compose import ContainerState
 from llmops_kit.errors import ComposeError, HealthTimeout
 
@@ -57,7 +57,7 @@ def clock() -> FakeClock:
 
 
 def wait(project: ScriptedProject, clock: FakeClock, **options: object) -> list[ContainerState]:
-    return health.wait_healthy(project, clock=clock, sleep=clock.sleep, **options)  # type: ignore[arg-type]
+    return service_health.wait_healthy(project, clock=clock, sleep=clock.sleep, **options)  # type: ignore[arg-type]
 
 
 def test_returns_at_once_when_every_service_is_ready(clock: FakeClock) -> None:
@@ -96,7 +96,7 @@ def test_timeout_shows_the_last_log_lines_of_the_failing_service(clock: FakeCloc
     )
     with pytest.raises(HealthTimeout) as caught:
         wait(project, clock, timeout=4)
-    assert project.log_requests == [(["litellm"], health.LOG_LINES_ON_TIMEOUT)]
+    assert project.log_requests == [(["litellm"], service_health.LOG_LINES_ON_TIMEOUT)]
     assert caught.value.message.splitlines()[1:] == [
         "  last 20 log lines of litellm:",
         "    litellm-1  | yaml: line 3: mapping values are not allowed here",
