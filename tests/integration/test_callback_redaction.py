@@ -12,6 +12,7 @@ import hashlib
 import json
 import random
 import sqlite3
+import time
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +21,11 @@ import pytest
 
 from tests.fakes.bedrock.harness import running_bedrock
 from tests.fakes.langfuse.harness import running_langfuse
-from tests.integration.callback_stack import CallbackStack, open_callback_stack
+from tests.integration.callback_stack import (
+    DELIVERY_TIMEOUT_S,
+    CallbackStack,
+    open_callback_stack,
+)
 from tests.unit.callbacks.corpus.documents import (
     PlantedDocument,
     fake_secret,
@@ -78,6 +83,17 @@ def spooled_text(spool_dir: Path) -> str:
     )
 
 
+def wait_for_spooled(stack: CallbackStack, *needles: str) -> str:
+    """The spool's text once it holds every needle (a request's spans land just after it)."""
+    deadline = time.monotonic() + DELIVERY_TIMEOUT_S
+    while True:
+        spooled = spooled_text(stack.spool_dir)
+        if all(needle in spooled for needle in needles):
+            return spooled
+        assert time.monotonic() < deadline, (stack.health(), stack.proxy.log_tail())
+        time.sleep(0.1)
+
+
 def test_no_planted_secret_reaches_the_spool_or_langfuse(stack: CallbackStack) -> None:
     documents = planted_documents()
     secrets = {value for document in documents for _, value in document.secrets}
@@ -111,7 +127,6 @@ def test_secrets_in_exported_request_fields_reach_neither_the_spool_nor_langfuse
         "user agent": fake_secret("npm_token", "", rng),
     }
     stack.langfuse.set_mode("error", status=503)
-    backlog = stack.health()["backlog_spans"]
     call_id, _ = stack.chat(
         MODEL,
         [{"role": "user", "content": "Say hello."}],
@@ -123,9 +138,8 @@ def test_secrets_in_exported_request_fields_reach_neither_the_spool_nor_langfuse
             user_agent=f"deploy-bot/1.0 {planted['user agent']}", api_key=stack.proxy.master_key
         ),
     )
-    stack.wait_for_backlog(backlog + 2)
-
-    spooled = spooled_text(stack.spool_dir)
+    # Both spans spooled (the root carries the User-Agent, the generation the `stop` list).
+    spooled = wait_for_spooled(stack, "[REDACTED:npm_token]", "[REDACTED:anthropic_api_key]")
     assert [field for field, secret in planted.items() if secret in spooled] == []
 
     stack.langfuse.set_mode("normal")
