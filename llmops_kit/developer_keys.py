@@ -175,18 +175,30 @@ def near_budget(figures: Mapping[str, ScopeSpend], share: float = NEAR_BUDGET) -
     )
 
 
-def budget_summary(values: settings.Settings, environ: Mapping[str, str]) -> str | None:
-    """`status`'s line about budgets; None when no key has limits or the ledger is not here."""
+def current_spending(
+    values: settings.Settings, environ: Mapping[str, str]
+) -> dict[str, ScopeSpend] | None:
+    """This period's spend of every limited key and team; None without a keys file or when the
+    ledger is not readable from here (the stack's SQLite ledger is inside the proxy's volume).
+    ConfigError when the keys file or the ledger cannot be read."""
     if not values.get("LLMOPS_KEYS_FILE", ""):
         return None
     ledger = ledger_environ(values, environ)
     if not ledger["LLMOPS_LEDGER_URL"] and not Path(ledger["LLMOPS_LEDGER_DIR"]).exists():
-        return None  # the stack's SQLite ledger is inside the proxy's volume
+        return None
+    parsed = check(read(keys_path(values)), values)
+    return spending(parsed.entries, values, time.time(), environ)
+
+
+def budget_summary(values: settings.Settings, environ: Mapping[str, str]) -> str | None:
+    """`status`'s line about budgets; None when no key has limits or the ledger is not here."""
     try:
-        parsed = check(read(keys_path(values)), values)
-        high = near_budget(spending(parsed.entries, values, time.time(), environ))
+        figures = current_spending(values, environ)
     except ConfigError as error:
         return f"budgets: unknown ({error.message})"
+    if figures is None:
+        return None
+    high = near_budget(figures)
     if not high:
         return "budgets: every key and team is under 90 % of its budget"
     return "budgets: at or near the budget: " + "; ".join(high)

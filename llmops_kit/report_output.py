@@ -19,6 +19,7 @@ from rich import box
 from rich.table import Table
 
 from . import console
+from .developer_keys import ScopeSpend
 from .report_aggregate import Aggregate, Figures
 from .report_data import Window
 from .report_reconcile import USUAL_CAUSES, Difference
@@ -62,7 +63,10 @@ def _rounded(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def as_json(
-    result: Aggregate, period: Window, differences: Sequence[Difference] | None = None
+    result: Aggregate,
+    period: Window,
+    differences: Sequence[Difference] | None = None,
+    budgets: Sequence[dict[str, Any]] | None = None,
 ) -> str:
     document: dict[str, Any] = {
         "schema": SCHEMA,
@@ -75,7 +79,41 @@ def as_json(
     }
     if differences is not None:
         document["reconciliation"] = reconciliation_rows(differences)
+    if budgets is not None:
+        document["budgets"] = list(budgets)
     return json.dumps(document, indent=2) + "\n"
+
+
+def budget_rows(spends: Iterable[ScopeSpend]) -> list[dict[str, Any]]:
+    """Spend against budget in the current period, per limited key and team, fullest first."""
+    limited = [s for s in spends if s.budget]
+    return [
+        {
+            "who": s.who,
+            "period": s.period,
+            "spent_usd": round(s.spent / 1e6, 6),
+            "budget_usd": round(s.budget / 1e6, 6),
+            "spent_percent": round(100 * s.spent / s.budget, 1),
+        }
+        for s in sorted(limited, key=lambda s: (-s.spent / s.budget, s.who))
+    ]
+
+
+def print_budgets(rows: Sequence[dict[str, Any]]) -> None:
+    _table(
+        "Budgets, current period (the proxy's ledger)",
+        ("key or team", "period", "spent", "budget", "%"),
+        (
+            [
+                row["who"],
+                row["period"],
+                f"${row['spent_usd']:,.2f}",
+                f"${row['budget_usd']:,.2f}",
+                f"{row['spent_percent']:.0f}",
+            ]
+            for row in rows
+        ),
+    )
 
 
 def as_csv(result: Aggregate) -> str:

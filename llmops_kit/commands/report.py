@@ -9,18 +9,26 @@ be read or a day/model differs from the bill by more than the threshold, 2 for a
 
 from __future__ import annotations
 
+import os
 from collections.abc import Collection
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from .. import console, settings
+from .. import console, developer_keys, settings
 from ..bedrock_probe import session_for
 from ..errors import ConfigError, UsageError
 from ..langfuse_api import LangfuseReader
 from ..report_aggregate import DIMENSIONS, Aggregate, aggregate
 from ..report_data import Window, fields_for, generations, window
-from ..report_output import as_csv, as_json, print_reconciliation, print_tables
+from ..report_output import (
+    as_csv,
+    as_json,
+    budget_rows,
+    print_budgets,
+    print_reconciliation,
+    print_tables,
+)
 from ..report_reconcile import (
     DEFAULT_THRESHOLD_PERCENT,
     Difference,
@@ -98,7 +106,7 @@ def run(
             f"no generations in Langfuse at {url} from {period.describe()}: check the period, "
             "and that these keys are the project the proxy writes to"
         )
-    code = _write(result, period, output_format, out, differences)
+    code = _write(result, period, output_format, out, differences, _budgets(values))
     if differences is None:
         return code
     if output_format == "table":
@@ -126,22 +134,40 @@ def read(url: str, keys: tuple[str, str], period: Window, dimensions: tuple[str,
         return aggregate(generations(pages), dimensions)
 
 
+def _budgets(values: settings.Settings) -> list[dict[str, object]] | None:
+    """Spend against budget this period per limited key and team, from the proxy's ledger;
+    None when there is no keys file or no ledger readable from here."""
+    try:
+        figures = developer_keys.current_spending(values, os.environ)
+    except ConfigError as error:
+        console.warn(f"budgets left out: {error.message}")
+        return None
+    return None if figures is None else budget_rows(figures.values())
+
+
 def _write(
     result: Aggregate,
     period: Window,
     output_format: str,
     out: Path | None,
     differences: list[Difference] | None = None,
+    budgets: list[dict[str, object]] | None = None,
 ) -> int:
     if output_format == "table":
         print_tables(result, period)
+        if budgets:
+            print_budgets(budgets)
         return console.EXIT_OK
     if output_format == "html":
         from ..report_html import page
 
         text = page(result, period)
     else:
-        text = as_json(result, period, differences) if output_format == "json" else as_csv(result)
+        text = (
+            as_json(result, period, differences, budgets)
+            if output_format == "json"
+            else as_csv(result)
+        )
     if out is None:
         console.out.print(text, end="", markup=False, emoji=False, soft_wrap=True)
     else:

@@ -9,12 +9,16 @@ from __future__ import annotations
 import csv
 import io
 import json
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import yaml
 
+from callbacks import keys_file, limits
+from callbacks.ledger import SqliteLedger
 from llmops_kit import report_prices, report_reconcile
 from tests.fakes.cost_explorer import (
     CostExplorer,
@@ -437,3 +441,41 @@ def test_reconcile_without_the_permission_names_the_iam_policy_line(kit: Kit) ->
 )
 def test_models_are_matched_across_langfuse_and_the_bill(text: str, key: str | None) -> None:
     assert report_reconcile.model_key(text) == key
+
+
+def test_the_report_shows_spend_against_budget_per_key_and_team_this_period(
+    kit: Kit, tmp_path: Path
+) -> None:
+    alice_key, bob_key = "sk-" + "a" * 32, "sk-" + "b" * 32
+    keys_path = kit.env_file.parent / "keys" / "keys.yml"
+    keys_path.parent.mkdir(parents=True)
+    keys_path.write_text(
+        yaml.safe_dump(
+            {
+                "teams": {"platform": {"budget_usd": 100}},
+                "keys": [
+                    {"key": alice_key, "user": "alice@example.com", "team": "platform",
+                     "budget_usd": 10, "budget_period": "day"},
+                    {"key": bob_key, "user": "bob@example.com"},
+                ],
+            }
+        )
+    )  # fmt: skip
+    kit.set(LLMOPS_KEYS_FILE=str(keys_path), LLMOPS_LEDGER_DIR=str(tmp_path / "ledger"))
+    entry = keys_file.load_keys(keys_path.read_text()).entries[keys_file.digest(alice_key)]
+    now = time.time()
+    scopes = [n.scope for n in limits.scopes_for(keys_file.digest(alice_key), entry, now, UTC)]
+    SqliteLedger(tmp_path / "ledger").settle(scopes, "h1", 7_500_000, 10, now)
+
+    document = report_json(kit, "--format", "json")
+    table = kit.run("report", "--from", "2026-11-02", "--to", "2026-11-03").stdout
+
+    rows = document["budgets"]
+    assert [(r["who"], r["spent_usd"], r["budget_usd"], r["spent_percent"]) for r in rows] == [
+        ("the key of alice@example.com", 7.5, 10.0, 75.0),
+        ("team platform", 7.5, 100.0, 7.5),
+    ]
+    today = datetime.now(UTC)
+    assert [r["period"] for r in rows] == [f"day:{today:%Y-%m-%d}", f"month:{today:%Y-%m}"]
+    assert "Budgets, current period" in table
+    assert "$7.50" in table and "$10.00" in table
