@@ -6,7 +6,8 @@ payloads captured from the real proxy, see tests/unit/callbacks/data/):
 - `kwargs["standard_logging_object"]` (success, and the first failure of a request),
   with the proxy's metadata in `kwargs["litellm_params"]["metadata"]`;
 - the router's per-attempt kwargs in `async_post_call_failure_deployment_hook`;
-- the proxy's request data in `async_post_call_failure_hook`.
+- the proxy's request data in `async_post_call_failure_hook`, whose identity is empty for a
+  request our custom_auth refused: a limits refusal (limits.Refused) carries it instead.
 
 Every proxied request carries one `litellm_call_id`, shared by its retries and fallbacks
 (LiteLLM's own trace id is not per request: a session header becomes the trace id). The
@@ -16,6 +17,7 @@ router's metadata says which attempt it is: `attempted_retries` on the current r
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -102,6 +104,8 @@ class AttemptError:
     status: str | None
     provider: str | None
     message: str
+    # Stopped by the key's limits (limits.Refused; `kind` says which), not failed.
+    refused: bool = False
 
     def describe(self) -> str:
         status = f" ({self.status})" if self.status else ""
@@ -287,7 +291,34 @@ def served_group(metadata: Mapping[str, Any], asked: Any) -> str:
     return str(metadata.get("deployment_model_name") or asked or "")
 
 
+def is_refusal(exception: object) -> bool:
+    """Whether the key's limits refused the request (limits.Refused names why)."""
+    return _text(getattr(exception, "refusal", None)) is not None
+
+
+def refused_request(request: Request, exception: BaseException) -> Request:
+    """The request with the key owner a limits refusal names (unchanged for other errors)."""
+    if not is_refusal(exception):
+        return request
+    user = _text(getattr(exception, "user", None))
+    return dataclasses.replace(
+        request,
+        user_id=user or request.user_id,
+        team=_text(getattr(exception, "team", None)) or request.team,
+        key_alias=_text(getattr(exception, "key_alias", None)) or request.key_alias,
+    )
+
+
 def error_from_exception(exception: BaseException) -> AttemptError:
+    refusal = _text(getattr(exception, "refusal", None))
+    if refusal is not None:
+        return AttemptError(
+            kind=refusal,
+            status=_text(getattr(exception, "code", None)),
+            provider=None,
+            message=str(exception)[:ERROR_MESSAGE_LIMIT],
+            refused=True,
+        )
     status = getattr(exception, "status_code", None)
     return AttemptError(
         kind=type(exception).__name__,

@@ -131,6 +131,8 @@ class LangfuseV4Logger(CustomLogger):
             return None
         if payload.get("status") != "success" and not payload.get("model_id"):
             return None  # refused before routing (auth, unknown model): no upstream attempt
+        if extract.is_refusal(kwargs.get("exception")):
+            return None  # the key's limits refused it (LiteLLM may name a route): no attempt
         call_id = str(kwargs.get("litellm_call_id") or payload.get("litellm_call_id") or "")
         attempt = extract.attempt_from_logging(kwargs, self._starts.get(call_id))
         return AttemptEvent(attempt, final=payload.get("status") == "success")
@@ -143,7 +145,7 @@ class LangfuseV4Logger(CustomLogger):
         return AttemptEvent(attempt, final=False)
 
     def _request_failed(self, request_data: Any, exception: Exception, now: float) -> Event:
-        request = extract.request_from_data(request_data)
+        request = extract.refused_request(extract.request_from_data(request_data), exception)
         return FailureEvent(request, extract.error_from_exception(exception), now)
 
     def _record(self, make_event: Callable[..., Event | None], *args: Any) -> None:

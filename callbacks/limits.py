@@ -10,7 +10,9 @@ each costs no more than its reservation.
 Refusals are ProxyExceptions: LiteLLM answers them on every route as
 `{"error": {"message", "type", "param", "code"}}` with our headers, which the OpenAI and the
 Anthropic SDKs both read (`error.message`); `x-should-retry: false` stops SDK retries where a
-retry cannot succeed before the reset.
+retry cannot succeed before the reset. Each refusal is a `Refused`, which names the key's
+owner: LiteLLM hands the failure hook no identity for a request custom_auth refused, and the
+trace (extract.py) must say who was stopped.
 """
 
 from __future__ import annotations
@@ -41,6 +43,20 @@ _FREE_ROUTES = ("count_tokens",)
 # The OpenAI and Anthropic SDKs (Claude Code, Codex) retry 401s and 429s unless told not to.
 _FINAL = {"x-should-retry": "false"}
 _ADJECTIVES = {"day": "daily", "week": "weekly", "month": "monthly"}
+
+
+class Refused(ProxyException):
+    """A request the limits stopped: the client's error, plus why and whose key it was."""
+
+    def __init__(self, reason: str, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.refusal = reason
+        self.user: str | None = None
+        self.team: str | None = None
+        self.key_alias: str | None = None
+
+    def of(self, entry: KeyEntry) -> None:
+        self.user, self.team, self.key_alias = entry.user, entry.team, entry.alias
 
 
 def period_bounds(period: str, now: float, zone: dt.tzinfo) -> tuple[str, dt.datetime]:
@@ -125,7 +141,7 @@ def _dollars(micros: int) -> str:
     return f"${micros / MICROS:,.2f}"
 
 
-def _refused(refusal: Refusal, named: Named, now: float) -> ProxyException:
+def _refused(refusal: Refusal, named: Named, now: float) -> Refused:
     if refusal.kind == "budget":
         wait = max(1, math.ceil(named.resets_at.timestamp() - now))
         period = _ADJECTIVES[named.limits.budget_period]
@@ -136,7 +152,7 @@ def _refused(refusal: Refusal, named: Named, now: float) -> ProxyException:
             "to raise it."
         )
         headers = {"retry-after": str(wait), **_FINAL}
-        return ProxyException(message, "budget_exceeded", None, 429, headers=headers)
+        return Refused("budget_exceeded", message, "budget_exceeded", None, 429, headers=headers)
     wait = max(1, 60 - int(now % 60))
     if refusal.kind == "rpm":
         message = (
@@ -148,13 +164,13 @@ def _refused(refusal: Refusal, named: Named, now: float) -> ProxyException:
             f"Token rate limit for {named.who}: {refusal.used} of {named.scope.tpm} tokens "
             f"per minute used; retry in {wait} s."
         )
-    return ProxyException(
-        message, "rate_limit_exceeded", None, 429, headers={"retry-after": str(wait)}
-    )
+    headers = {"retry-after": str(wait)}
+    return Refused("rate_limited", message, "rate_limit_exceeded", None, 429, headers=headers)
 
 
-def _ledger_down(error: LedgerUnavailable) -> ProxyException:
-    return ProxyException(
+def _ledger_down(error: LedgerUnavailable) -> Refused:
+    return Refused(
+        "ledger_unavailable",
         f"Spend limits cannot be checked ({error}), so requests from keys with limits are "
         "refused until the ledger is back. Ask the proxy's admin.",
         "ledger_unavailable",
@@ -198,11 +214,21 @@ class Gate:
     def admit(
         self, key_digest: str, entry: KeyEntry, body: Mapping[str, Any], route: str
     ) -> dict[str, Any] | None:
-        """Raise a ProxyException if refused; else the hold to settle (None: nothing held)."""
+        """Raise Refused if refused; else the hold to settle (None: nothing held)."""
+        try:
+            return self._admit(entry, key_digest, body, route)
+        except Refused as refused:
+            refused.of(entry)
+            raise
+
+    def _admit(
+        self, entry: KeyEntry, key_digest: str, body: Mapping[str, Any], route: str
+    ) -> dict[str, Any] | None:
         now = self._clock()
         ends = expiry(entry)
         if ends is not None and now >= ends.timestamp():
-            raise ProxyException(
+            raise Refused(
+                "key_expired",
                 f"This API key expired on {ends.date().isoformat()} ({_key_of(entry)}). "
                 "Ask the proxy's admin for a new key.",
                 "auth_error",
@@ -216,7 +242,8 @@ class Gate:
         allowed = allowed_models(entry)
         if allowed is not None and model not in allowed:
             listed = ", ".join(allowed) or "none"
-            raise ProxyException(
+            raise Refused(
+                "model_not_allowed",
                 f"Model {model} is not allowed for {_key_of(entry)}; "
                 f"allowed model groups: {listed}.",
                 "model_not_allowed",

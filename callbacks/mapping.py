@@ -44,6 +44,7 @@ BODY_ATTRIBUTES = ("langfuse.observation.input", "langfuse.observation.output")
 SPOOL_FULL_MARKER = "[not logged: the callback's spool was full]"
 UNKNOWN_CLIENT = "unknown"
 SUBAGENT_TAG = "subagent"  # requests of a Claude Code subagent (extract.AGENT_HEADER)
+REFUSED_TAG = "refused"  # requests the key's limits refused (limits.Refused)
 
 # User-Agent product -> client name, for the SDKs whose first token is not a good name.
 _KNOWN_CLIENTS = (
@@ -119,6 +120,7 @@ def trace_fields(
     environment: str,
     fallback: bool,
     tags_final: bool = True,
+    refused: bool = False,
 ) -> TraceFields:
     """The request's trace fields; tags only when `tags_final` (no fallback can still come:
     the request ended, or already fell back), else none, so that no span can leave the trace
@@ -127,6 +129,7 @@ def trace_fields(
     group = request.requested_group or "unknown-model"
     tags = [client, group, environment] + (["fallback"] if fallback else [])
     tags += [SUBAGENT_TAG] if request.agent_id else []
+    tags += [REFUSED_TAG] if refused else []
     tags = tags if tags_final else []
     return TraceFields(
         trace_id=trace_id_for(request.call_id),
@@ -219,12 +222,13 @@ def root_span(
         "langfuse.observation.type": "span",
         "langfuse.observation.input": _field(input_message),
         "langfuse.observation.output": _field(output),
-        "langfuse.observation.level": "ERROR" if error else None,
+        "langfuse.observation.level": _level(error),
         "langfuse.observation.status_message": status_message,
         **_observation_metadata(
             {
                 "error_type": error.kind if error else None,
                 "error_status": error.status if error else None,
+                "refused": (error.refused or None) if error else None,
             }
         ),
     }
@@ -238,6 +242,13 @@ def root_span(
         attributes=attributes,
         error=status_message if error else None,
     )
+
+
+def _level(error: AttemptError | None) -> str | None:
+    """A refusal by the key's limits is the proxy doing its job: WARNING, not ERROR."""
+    if error is None:
+        return None
+    return "WARNING" if error.refused else "ERROR"
 
 
 def model_name(deployment: str) -> str:

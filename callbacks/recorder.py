@@ -159,7 +159,8 @@ class Recorder:
     def record_request_failure(
         self, request: Request, error: AttemptError, at: float | None = None
     ) -> AppendResult | None:
-        """The client got an error (`at`, default now): the root span says which, at ERROR."""
+        """The client got an error (`at`, default now): the root span says which, at ERROR
+        (WARNING for a request the key's limits refused)."""
         now = at if at is not None else self._clock()
         with self._lock:
             state = self._state(request.call_id, request.received_at or now)
@@ -167,7 +168,7 @@ class Recorder:
                 return None
             state.root_written = True
             fallback, first_start = state.fallback, state.first_start
-        fields = self._trace_fields(request, fallback)
+        fields = self._trace_fields(request, fallback, refused=error.refused)
         redacted = _Redacted(self._redactor)
         root = mapping.root_span(
             fields,
@@ -183,7 +184,7 @@ class Recorder:
     # -- helpers -----------------------------------------------------------------------------
 
     def _trace_fields(
-        self, request: Request, fallback: bool, *, tags_final: bool = True
+        self, request: Request, fallback: bool, *, tags_final: bool = True, refused: bool = False
     ) -> mapping.TraceFields:
         session = session_id(request.explicit_session, request.user_id, request.messages)
         return mapping.trace_fields(
@@ -192,6 +193,7 @@ class Recorder:
             environment=self._settings.environment,
             fallback=fallback,
             tags_final=tags_final,
+            refused=refused,
         )
 
     def _select_input(self, session: str | None, request: Request) -> InputSelection | None:

@@ -7,6 +7,9 @@ import asyncio
 import logging
 import time
 
+from litellm.proxy._types import ProxyException, UserAPIKeyAuth
+
+from callbacks import limits
 from callbacks.hook import LangfuseV4Logger
 from callbacks.recorder import AttemptEvent, Event, FailureEvent
 
@@ -81,3 +84,51 @@ def test_a_failed_request_is_handed_off_with_the_time_it_failed(captured) -> Non
     (event,) = handed
     assert isinstance(event, FailureEvent)
     assert before <= event.at <= time.time()
+
+
+def _budget_refusal() -> limits.Refused:
+    refused = limits.Refused(
+        "budget_exceeded",
+        "Budget exceeded for the key of alice@example.com",
+        "budget_exceeded",
+        None,
+        429,
+    )
+    refused.user, refused.team, refused.key_alias = "alice@example.com", "platform", "laptop"
+    return refused
+
+
+def test_a_limits_refusal_names_the_key_owner_the_hook_was_not_given() -> None:
+    # LiteLLM hands the failure hook an empty identity for a request custom_auth refused.
+    handed = HandedOff()
+    data = {"model": "claude-sonnet-4-6", "litellm_call_id": "call-1", "metadata": {}}
+    hook = LangfuseV4Logger(handed)
+    asyncio.run(hook.async_post_call_failure_hook(data, _budget_refusal(), UserAPIKeyAuth()))
+    [event] = handed
+    assert isinstance(event, FailureEvent)
+    request, error = event.request, event.error
+    assert (request.user_id, request.team, request.key_alias) == (
+        "alice@example.com",
+        "platform",
+        "laptop",
+    )
+    assert (error.kind, error.status, error.refused) == ("budget_exceeded", "429", True)
+    assert error.message == "Budget exceeded for the key of alice@example.com"
+
+
+def test_an_unknown_key_stays_an_unnamed_error() -> None:
+    handed = HandedOff()
+    unknown = ProxyException("Invalid API key sk-...abcd", "auth_error", "api_key", 401)
+    data = {"model": "claude-sonnet-4-6", "litellm_call_id": "call-2", "metadata": {}}
+    asyncio.run(LangfuseV4Logger(handed).async_post_call_failure_hook(data, unknown, None))
+    [event] = handed
+    assert isinstance(event, FailureEvent)
+    assert (event.request.user_id, event.error.refused) == (None, False)
+
+
+def test_litellms_failure_log_of_a_limits_refusal_is_no_upstream_attempt(captured) -> None:
+    # LiteLLM logs the refusal as a failure naming a route; no call reached Bedrock.
+    kwargs = {**captured("allfail_first_failure"), "exception": _budget_refusal()}
+    handed = HandedOff()
+    asyncio.run(LangfuseV4Logger(handed).async_log_failure_event(kwargs, None, None, None))
+    assert handed == []

@@ -192,6 +192,13 @@ def test_team_budget_is_shared_by_its_keys_and_the_tighter_budget_wins(open_ledg
 
     assert refused.type == "budget_exceeded"
     assert "team platform: spent $1.50 of its $1.00 monthly budget" in refused.message
+    # Named for the trace: LiteLLM's failure hook gets no identity for an auth refusal.
+    assert (refused.refusal, refused.user, refused.team, refused.key_alias) == (
+        "budget_exceeded",
+        "bob@example.com",
+        "platform",
+        "bob@example.com",
+    )
     assert "2027-01-01T00:00:00+00:00" in refused.message
 
 
@@ -204,6 +211,7 @@ def test_rpm_refuses_until_the_next_minute_with_retry_after(open_ledger, clock) 
     refused = _refusal(gate, alice, _body())
 
     assert (refused.code, refused.type) == ("429", "rate_limit_exceeded")
+    assert (refused.refusal, refused.user) == ("rate_limited", "alice@example.com")
     assert refused.headers == {"retry-after": "45"}
     clock.advance(45)
     gate.admit(*alice, _body(), "/v1/chat/completions")  # admitted again
@@ -226,6 +234,7 @@ def test_model_outside_the_allow_list_is_a_403_listing_the_allowed_groups(
     refused = _refusal(gate, alice, {**_body(), "model": "claude-opus-4-8"})
 
     assert (refused.code, refused.type) == ("403", "model_not_allowed")
+    assert (refused.refusal, refused.user) == ("model_not_allowed", "alice@example.com")
     assert refused.headers == {"x-should-retry": "false"}
     assert "allowed model groups: claude-haiku-4-5, claude-sonnet-4-5" in refused.message
 
@@ -236,6 +245,7 @@ def test_expired_key_is_a_401_saying_so(open_ledger, clock) -> None:
     refused = _refusal(gate, alice, _body())
 
     assert (refused.code, refused.type) == ("401", "auth_error")
+    assert (refused.refusal, refused.user) == ("key_expired", "alice@example.com")
     assert refused.message == (
         "This API key expired on 2026-12-06 (the key of alice@example.com). "
         "Ask the proxy's admin for a new key."
@@ -280,6 +290,7 @@ def test_ledger_down_refuses_limited_keys_with_the_reason(clock, caplog) -> None
         refused = _refusal(gate, alice, _body())
 
     assert (refused.code, refused.type) == ("503", "ledger_unavailable")
+    assert (refused.refusal, refused.user) == ("ledger_unavailable", "alice@example.com")
     assert "the Redis ledger cannot be reached (ConnectionError)" in refused.message
     assert "cannot be reached" in caplog.text
 

@@ -180,9 +180,40 @@ def test_a_request_failing_on_every_route_is_traced_with_each_attempt(
     root = by_type(spans, "span")[0]["attrs"]
     assert root["langfuse.observation.level"] == "ERROR"
     assert root["langfuse.observation.status_message"].startswith("ServiceUnavailableError (503)")
+    assert "refused" not in root["langfuse.trace.tags"]
     assert "fallback" in root["langfuse.trace.tags"]
     assert root["session.id"] == "5f0c2a9e-claude-session"
     assert root["langfuse.trace.name"] == "claude-cli / claude-sonnet-4-6"
+
+
+def test_a_request_the_limits_refused_is_a_warning_naming_who_and_why(recorder, spool) -> None:
+    request = extract.Request(
+        call_id=CALL_ID,
+        received_at=None,
+        requested_group="claude-sonnet-4-6",
+        user_agent="Cline/3.38.2",
+        user_id="alice@example.com",
+        key_alias="laptop",
+        team="platform",
+        explicit_session=None,
+    )
+    refusal = extract.AttemptError(
+        "budget_exceeded", "429", None, "Budget exceeded for the key of alice", refused=True
+    )
+    recorder.record_request_failure(request, refusal)
+    spans = spooled(spool)
+    assert by_type(spans, "generation") == []  # no upstream attempt
+    root = by_type(spans, "span")[0]["attrs"]
+    assert root["langfuse.observation.level"] == "WARNING"
+    assert root["langfuse.observation.status_message"] == (
+        "budget_exceeded (429): Budget exceeded for the key of alice"
+    )
+    assert root["langfuse.observation.metadata.error_type"] == "budget_exceeded"
+    assert root["langfuse.observation.metadata.refused"] is True
+    assert "refused" in root["langfuse.trace.tags"]
+    assert root["user.id"] == "alice@example.com"
+    assert root["langfuse.trace.metadata.team"] == "platform"
+    assert root["langfuse.trace.metadata.key_alias"] == "laptop"
 
 
 def test_a_failed_attempt_before_any_fallback_carries_no_tags(recorder, spool, captured) -> None:
