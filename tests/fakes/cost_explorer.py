@@ -15,17 +15,18 @@ protocol (HTTP 400, `__type` and `Message`), which is what botocore parses.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import botocore.session
 import httpx
 from botocore.validate import ParamValidator
 from moto.server import ThreadedMotoServer
+
+from tests.fakes.loopback import serving
 
 ACCOUNT = "123456789012"
 DENIED_MESSAGE = (
@@ -107,12 +108,5 @@ def denied_cost_explorer() -> Iterator[str]:
         def log_message(self, *_: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with serving(Handler) as url:
+        yield url

@@ -19,15 +19,16 @@ Within five minutes it answers, its `Date` header showing its clock.
 from __future__ import annotations
 
 import email.utils
-import threading
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 from moto.server import ThreadedMotoServer
+
+from tests.fakes.loopback import serving
 
 ACCOUNT = "123456789012"
 ERROR_MESSAGES = {
@@ -139,12 +140,5 @@ def scripted_sts(
         def log_message(self, format: str, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with serving(Handler) as url:
+        yield url

@@ -15,17 +15,18 @@ parses; unsigned requests get AWS's 403.
 from __future__ import annotations
 
 import json
-import threading
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import botocore.session
 from botocore.validate import ParamValidator
+
+from tests.fakes.loopback import serving
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -180,12 +181,5 @@ def running_bedrock_control(account: BedrockAccount) -> Iterator[str]:
         def log_message(self, format: str, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with serving(Handler) as url:
+        yield url

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,7 @@ import yaml
 from llmops_kit import bedrock_probe
 from llmops_kit.doctor import CHECKS, Status, run_checks
 from tests.fakes.bedrock.harness import RunningBedrock, running_bedrock
+from tests.fakes.loopback import serving
 from tests.fakes.sts import running_moto_sts, scripted_sts
 from tests.unit.doctor.conftest import REPO_ROOT, ContextFactory, run_check, set_line
 
@@ -224,15 +224,8 @@ def _bedrock_refusing_the_time() -> Iterator[str]:
         def log_message(self, format: str, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with serving(Handler) as url:
+        yield url
 
 
 def test_bedrock_s_signature_expired_is_the_clock_with_aws_s_time_from_the_message(
