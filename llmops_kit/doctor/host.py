@@ -1,4 +1,6 @@
-"""This machine: ports held by something that is not ours, disk space, the Docker engine."""
+"""This machine: ports held by something that is not ours, disk space, the Docker engine and
+its memory, compose v2 and whether the compose files resolve. `start` runs these before it
+starts anything (doctor/preflight.py), so their thresholds are the kit's only ones."""
 
 from __future__ import annotations
 
