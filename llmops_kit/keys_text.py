@@ -14,13 +14,14 @@ these edits do not handle (a flow mapping with a `#` inside, anchors).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import yaml
 from yaml.nodes import CollectionNode, MappingNode, Node, ScalarNode, SequenceNode
 
 WIDE = 1 << 20  # never fold a rendered line
+Locate = Callable[[Node | None], Node]  # finds the mapping to edit in a freshly composed tree
 
 
 def _compose(text: str) -> Node | None:
@@ -125,7 +126,7 @@ def _set_pair(text: str, mapping: MappingNode, key: str, value: Any) -> str:
     return _replace_value(text, found[1], found[2], value)
 
 
-def _edit_mapping(text: str, locate: Any, new: Mapping[str, Any]) -> str:
+def _edit_mapping(text: str, locate: Locate, new: Mapping[str, Any]) -> str:
     """Make the mapping `locate(root)` finds equal to `new`, one field at a time."""
     node = locate(_compose(text))
     if isinstance(node, MappingNode) and node.flow_style:

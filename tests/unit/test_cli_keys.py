@@ -238,7 +238,7 @@ def _loads(kit: Kit) -> keys_file.KeysDocument:
     return parsed
 
 
-def test_a_commented_keys_file_keeps_its_comments_through_add_set_rotate_and_revoke(
+def test_a_commented_keys_file_keeps_its_comments_through_every_keys_command(
     kit: Kit,
 ) -> None:
     _keys_path(kit).parent.mkdir()
@@ -264,6 +264,12 @@ def test_a_commented_keys_file_keeps_its_comments_through_add_set_rotate_and_rev
     assert text.startswith(COMMENTED.split("  - key:")[0])
     assert text.endswith("# end of the keys\n")
     assert keys_file.digest(carol) not in _loads(kit).entries
+
+    assert kit.run("keys", "team", "set", "platform", "--rpm", "100").code == 0
+    text = _keys_path(kit).read_text()
+    assert _comments(text) == comments
+    assert "  platform:  # shared by the platform team\n    budget_usd: 500\n    rpm: 100\n" in text
+    assert _loads(kit).entries[keys_file.digest(ALICE_KEY)].team_limits.rpm == 100
     assert _keys_path(kit).stat().st_mode & 0o777 == 0o600
 
 
