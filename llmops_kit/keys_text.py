@@ -183,6 +183,8 @@ def remove_key(text: str, index: int) -> str:
     item = items.value[index]
     start = _line_start(text, item.start_mark.index)
     end = min(_line_end(text, _end(item)) + 1, len(text))
+    if text[start - 2 : start] == "\n\n" and text[end : end + 1] == "\n":
+        end += 1  # between two blank lines: leave one
     empty = " " * items.start_mark.column + "[]\n" if len(items.value) == 1 else ""
     return _splice(text, start, end, empty)
 

@@ -63,3 +63,33 @@ def test_a_layout_the_edits_do_not_handle_is_dumped_whole_and_said_so(tmp_path: 
     doc.replace_key(0, {"key": ALICE, "user": "alice@example.com", "rpm": 5})
     assert doc.comments_lost
     assert yaml.safe_load(doc.dump()) == [{"key": ALICE, "user": "alice@example.com", "rpm": 5}]
+
+
+def test_the_shipped_example_keeps_every_comment_through_each_kind_of_edit(
+    tmp_path: Path,
+) -> None:
+    example = Path(__file__).resolve().parents[2] / "keys.example.yml"
+    path = tmp_path / "keys.yml"
+    random_keys = example.read_text(encoding="utf-8").replace(
+        "replace-me-with-a-random-key", "0" * 24
+    )
+    path.write_text(random_keys, encoding="utf-8")
+    doc = developer_keys.read(path)
+    comments = [line for line in doc.text.splitlines() if line.lstrip().startswith("#")]
+    doc.add_key({"key": "sk-carol-" + "c" * 32, "user": "carol@example.com", "rpm": 5})
+    doc.set_team("platform", {"budget_usd": 900.0})
+    doc.set_team("research", {"tpm": 2000})
+    changed = {**doc.keys[0], "rpm": 7, "models": ["claude-sonnet-5-5"]}
+    doc.replace_key(0, changed)
+    doc.remove_key(1)
+    assert not doc.comments_lost
+    assert [line for line in doc.text.splitlines() if line.lstrip().startswith("#")] == comments
+    assert "\n\n\n" not in doc.text
+    parsed = keys_file.load_keys(doc.text)
+    assert parsed.problems == []
+    assert [e.user for e in parsed.entries.values()] == [
+        "alice@example.com",
+        "open-webui@example.com",
+        "carol@example.com",
+    ]
+    assert parsed.teams["research"].tpm == 2000
