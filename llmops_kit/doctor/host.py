@@ -251,6 +251,11 @@ def compose(ctx: DoctorContext, result: Verdicts) -> Finding:
 def compose_config(ctx: DoctorContext, result: Verdicts) -> Finding:
     try:
         model = ctx.project.config()
+    except ValueError:
+        return result.fail(
+            "`docker compose config --format json` printed no JSON model",
+            "Update the compose v2 plugin (`docker compose version`): the kit reads its JSON.",
+        )
     except KitError as error:
         detail = error.stderr if isinstance(error, ComposeError) else error.message
         lines = detail.strip().splitlines() or ["no output"]

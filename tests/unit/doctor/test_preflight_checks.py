@@ -104,3 +104,13 @@ def test_every_taken_port_is_named_at_once(
 def test_port_holder_names_the_listening_process(listener: int) -> None:
     comm = Path("/proc/self/comm").read_text().strip()
     assert port_holder(listener) == f"{comm} (pid {os.getpid()})"
+
+
+def test_compose_that_prints_no_model_fails_with_a_fix_not_a_crash(
+    docker: FakeDocker, make_context: ContextFactory
+) -> None:
+    docker.reply("compose", "config", "--format", "json", stdout="")
+    finding = run_check(make_context(), "host.compose_config")
+    assert finding.status is Status.FAIL
+    assert finding.message == "`docker compose config --format json` printed no JSON model"
+    assert finding.fix.startswith("Update the compose v2 plugin")
