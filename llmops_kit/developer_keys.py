@@ -71,7 +71,7 @@ class KeysFileDocument:
         try:
             text = edit(self.text, *args)
             exact = _sections(yaml.safe_load(text)) == (keys, teams)
-        except (yaml.YAMLError, ConfigError, AssertionError, IndexError):
+        except (yaml.YAMLError, ConfigError, keys_text.UnsupportedLayout, IndexError):
             exact = False
         if not exact:
             intended = keys if teams is None else {"teams": teams, "keys": keys}

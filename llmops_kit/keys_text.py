@@ -7,9 +7,10 @@ composer reports for the nodes: a value is replaced where it stands, a field is 
 after the last line of its mapping, an entry's or a team's lines are cut out. Comments
 outside the changed lines stay where they are.
 
-Every function returns the new text; the caller checks that it parses to the intended
-data (developer_keys.KeysFileDocument) and falls back to a plain dump when a layout is one
-these edits do not handle (a flow mapping with a `#` inside, anchors).
+Every function returns the new text, or raises UnsupportedLayout; the caller also checks
+that the text parses to the intended data (developer_keys.KeysFileDocument) and falls back
+to a plain dump when a layout is one these edits do not handle (a flow mapping with a `#`
+inside, anchors).
 """
 
 from __future__ import annotations
@@ -21,6 +22,12 @@ import yaml
 from yaml.nodes import CollectionNode, MappingNode, Node, ScalarNode, SequenceNode
 
 WIDE = 1 << 20  # never fold a rendered line
+
+
+class UnsupportedLayout(ValueError):
+    """The text is not laid out as these edits expect; the caller dumps the file whole."""
+
+
 Locate = Callable[[Node | None], Node]  # finds the mapping to edit in a freshly composed tree
 
 
@@ -131,11 +138,11 @@ def _edit_mapping(text: str, locate: Locate, new: Mapping[str, Any]) -> str:
     node = locate(_compose(text))
     if isinstance(node, MappingNode) and node.flow_style:
         span = text[node.start_mark.index : node.end_mark.index]
-        if "#" in span:  # perhaps a comment inside: left to the caller's check
-            return text
+        if "#" in span:  # perhaps a comment inside, which the rewrite would drop
+            raise UnsupportedLayout
         return _splice(text, node.start_mark.index, node.end_mark.index, _inline(dict(new)))
     if not isinstance(node, MappingNode) or not node.value:
-        return text  # left to the caller's check, which then dumps the whole file
+        raise UnsupportedLayout
     old = _value(node)
     for gone in [k for k in old if k not in new]:
         node = locate(_compose(text))
@@ -179,7 +186,8 @@ def append_key(text: str, entry: Mapping[str, Any]) -> str:
 def remove_key(text: str, index: int) -> str:
     """The entry's lines cut out; the last entry leaves `[]` behind."""
     items = _keys(_compose(text))
-    assert isinstance(items, SequenceNode)
+    if not isinstance(items, SequenceNode):
+        raise UnsupportedLayout
     item = items.value[index]
     start = _line_start(text, item.start_mark.index)
     end = min(_line_end(text, _end(item)) + 1, len(text))
@@ -194,7 +202,8 @@ def replace_key(text: str, index: int, entry: Mapping[str, Any]) -> str:
 
     def locate(root: Node | None) -> Node:
         items = _keys(root)
-        assert isinstance(items, SequenceNode)
+        if not isinstance(items, SequenceNode):
+            raise UnsupportedLayout
         return items.value[index]
 
     return _edit_mapping(text, locate, entry)
@@ -216,7 +225,8 @@ def set_team(text: str, name: str, limits: Mapping[str, Any]) -> str:
         return text[:start] + _block({"teams": team}, root.start_mark.column) + text[start:]
     if not isinstance(teams, MappingNode) or teams.flow_style or not teams.value:
         found = _pair(root, "teams")
-        assert found is not None
+        if found is None:
+            raise UnsupportedLayout
         return _replace_value(text, found[1], found[2], team)
     existing = _pair(teams, name)
     if existing is None:
@@ -226,7 +236,8 @@ def set_team(text: str, name: str, limits: Mapping[str, Any]) -> str:
 
     def locate(root: Node | None) -> Node:
         found = _pair(_section(root, "teams"), name)
-        assert found is not None
+        if found is None:
+            raise UnsupportedLayout
         return found[2]
 
     return _edit_mapping(text, locate, limits)
@@ -236,5 +247,6 @@ def remove_team(text: str, name: str) -> str:
     """The team's lines cut out of `teams:`."""
     teams = _section(_compose(text), "teams")
     found = _pair(teams, name)
-    assert isinstance(teams, MappingNode) and found is not None
+    if not isinstance(teams, MappingNode) or found is None:
+        raise UnsupportedLayout
     return _remove_pair(text, teams, found[0])
