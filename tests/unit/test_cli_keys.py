@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import yaml
@@ -14,6 +15,7 @@ from typer.testing import CliRunner
 from callbacks import keys_file, limits
 from callbacks.ledger import SqliteLedger
 from llmops_kit import cli, settings
+from llmops_kit.commands import keys as keys_command
 from tests.unit.cli_harness import SERVICES, Kit, make_kit, ps_line
 
 ALICE_KEY = "sk-alice-" + "a" * 28 + "a1b2"
@@ -91,7 +93,9 @@ def test_add_refuses_a_bad_budget_and_writes_nothing(kit: Kit) -> None:
     assert not _keys_path(kit).exists()
 
 
-def test_list_shows_masked_keys_limits_and_spend_this_period(kit: Kit, tmp_path: Path) -> None:
+def test_list_shows_masked_keys_limits_and_spend_this_period(
+    kit: Kit, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _write(
         kit,
         {
@@ -109,6 +113,8 @@ def test_list_shows_masked_keys_limits_and_spend_this_period(kit: Kit, tmp_path:
     ledger = SqliteLedger(tmp_path / "ledger")
     ledger.admit([own.scope], "h1", 0, now, now + 60)
     ledger.settle([own.scope], "h1", 12_340_000, 10, now)
+    # The same clock for `keys list`: "this minute" must not end between admit and list.
+    monkeypatch.setattr(keys_command, "time", SimpleNamespace(time=lambda: now))
 
     outcome = kit.run("keys", "list")
 
