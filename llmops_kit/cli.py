@@ -366,7 +366,8 @@ app.add_typer(export_command.app, name="export")
 # -- developer keys: llmops_kit/commands/keys.py
 
 keys_app = typer.Typer(
-    help="List, add, revoke, rotate and limit developer keys (the keys file, LLMOPS_KEYS_FILE).",
+    help="List, add, revoke, rotate and limit developer keys and their teams (the keys file, "
+    "LLMOPS_KEYS_FILE).",
     no_args_is_help=True,
 )
 app.add_typer(keys_app, name="keys")
@@ -446,6 +447,46 @@ def keys_set(
 
     changes = command.LimitChanges(budget, rpm, tpm, models, expires, team)
     raise typer.Exit(command.set_limits(env_file, selector, changes))
+
+
+team_app = typer.Typer(
+    help="Team limits (teams: in the keys file): team set NAME, team list, team remove NAME.",
+    no_args_is_help=True,
+)
+keys_app.add_typer(team_app, name="team")
+TeamArgument = Annotated[str, typer.Argument(help="The team's name, as keys name it.")]
+
+
+@team_app.command("set")
+def keys_team_set(
+    name: TeamArgument,
+    budget: BudgetOption = None,
+    rpm: RpmOption = None,
+    tpm: TpmOption = None,
+    models: ModelsOption = None,
+    env_file: EnvFileOption = DEFAULT_ENV_FILE,
+) -> None:
+    """Add a team or change its limits; its budget is shared by all its keys."""
+    from .commands import keys as command
+
+    changes = command.LimitChanges(budget, rpm, tpm, models)
+    raise typer.Exit(command.set_team(env_file, name, changes))
+
+
+@team_app.command("list")
+def keys_team_list(env_file: EnvFileOption = DEFAULT_ENV_FILE) -> None:
+    """Each team: limits, number of keys, spend this period, requests this minute."""
+    from .commands import keys as command
+
+    raise typer.Exit(command.list_teams(env_file))
+
+
+@team_app.command("remove")
+def keys_team_remove(name: TeamArgument, env_file: EnvFileOption = DEFAULT_ENV_FILE) -> None:
+    """Remove a team; refused while a key still names it."""
+    from .commands import keys as command
+
+    raise typer.Exit(command.remove_team(env_file, name))
 
 
 def main() -> None:

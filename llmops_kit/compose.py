@@ -148,25 +148,6 @@ class ContainerState:
         return f"{self.state} ({self.health})" if self.health else self.state
 
 
-@dataclass(frozen=True)
-class PortBinding:
-    """A host port the project will publish, as the resolved compose model states it."""
-
-    service: str
-    host_ip: str
-    port: int
-
-
-def published_ports(model: Mapping[str, Any]) -> list[PortBinding]:
-    """Every host port in a `config --format json` model (host_ip "" means all addresses)."""
-    return [
-        PortBinding(name, port.get("host_ip") or "0.0.0.0", int(port["published"]))
-        for name, service in sorted(model.get("services", {}).items())
-        for port in service.get("ports") or ()
-        if port.get("published")
-    ]
-
-
 def service_state(service: str, containers: Sequence[ContainerState]) -> tuple[str, bool]:
     """A service's state in words, and whether it is ready (every container of it is)."""
     mine = [c for c in containers if c.service == service]

@@ -8,15 +8,15 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import yaml
 
-from . import settings
+from . import keys_text, settings
 from .console import shown_path
 from .errors import ConfigError
 from .litellm_config import callbacks_module
@@ -25,16 +25,59 @@ from .proxy import NATIVE_DATA_DIR
 
 @dataclass
 class KeysFileDocument:
-    """The keys file as data: its entries (raw, with their keys) and its teams."""
+    """The keys file: its text, and its entries (raw, with their keys) and teams as data.
+
+    Each change is made on the text, line by line (keys_text.py), so the file's comments
+    survive; when a layout defeats that, the file is dumped whole and `comments_lost` says so.
+    """
 
     path: Path
-    keys: list[dict[str, Any]]
-    teams: dict[str, Any] | None  # None: the file is a plain list
+    text: str
+    keys: list[dict[str, Any]] = field(default_factory=list)
+    teams: dict[str, Any] | None = None  # None: the file is a plain list
+    comments_lost: bool = False
 
     def dump(self) -> str:
-        if self.teams is None:
-            return yaml.safe_dump(self.keys, sort_keys=False)
-        return yaml.safe_dump({"teams": self.teams, "keys": self.keys}, sort_keys=False)
+        return self.text
+
+    def add_key(self, entry: dict[str, Any]) -> None:
+        self._change(keys_text.append_key, [*self.keys, entry], self.teams, entry)
+
+    def replace_key(self, index: int, entry: dict[str, Any]) -> None:
+        keys = [*self.keys[:index], entry, *self.keys[index + 1 :]]
+        self._change(keys_text.replace_key, keys, self.teams, index, entry)
+
+    def remove_key(self, index: int) -> None:
+        keys = [*self.keys[:index], *self.keys[index + 1 :]]
+        self._change(keys_text.remove_key, keys, self.teams, index)
+
+    def set_team(self, name: str, limits: dict[str, Any]) -> None:
+        teams = {**(self.teams or {}), name: limits}
+        self._change(keys_text.set_team, self.keys, teams, name, limits)
+
+    def remove_team(self, name: str) -> None:
+        teams = {k: v for k, v in (self.teams or {}).items() if k != name}
+        self._change(keys_text.remove_team, self.keys, teams, name)
+
+    def _change(
+        self,
+        edit: Callable[..., str],
+        keys: list[dict[str, Any]],
+        teams: dict[str, Any] | None,
+        *args: Any,
+    ) -> None:
+        """Apply `edit` to the text; if the result does not read back as exactly the
+        intended keys and teams, write the intended data as a plain dump instead."""
+        try:
+            text = edit(self.text, *args)
+            exact = _sections(yaml.safe_load(text)) == (keys, teams)
+        except (yaml.YAMLError, ConfigError, keys_text.UnsupportedLayout, IndexError):
+            exact = False
+        if not exact:
+            intended = keys if teams is None else {"teams": teams, "keys": keys}
+            text = yaml.safe_dump(intended, sort_keys=False)
+            self.comments_lost = True
+        self.text, self.keys, self.teams = text, keys, teams
 
 
 def callbacks() -> ModuleType:
@@ -52,23 +95,35 @@ def keys_path(values: settings.Settings) -> Path:
     return values.root / name
 
 
+def _sections(document: Any) -> tuple[list[Any], dict[str, Any] | None]:
+    """The keys and the teams of a parsed file (teams None for the plain list)."""
+    if document is None:
+        return [], None
+    if isinstance(document, list):
+        return document, None
+    if isinstance(document, dict):
+        return list(document.get("keys") or []), document.get("teams") or {}
+    raise ConfigError("the keys file is neither a list nor a mapping of keys and teams")
+
+
 def read(path: Path) -> KeysFileDocument:
     if not path.exists():
-        return KeysFileDocument(path, [], None)
+        return KeysFileDocument(path, "")
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        document = yaml.safe_load(text)
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
         raise ConfigError(
             f"{shown_path(path)} cannot be read as YAML ({type(error).__name__})",
             fix="Correct it by hand first; `doctor` names the line.",
         ) from None
-    if document is None:
-        return KeysFileDocument(path, [], None)
-    if isinstance(document, list):
-        return KeysFileDocument(path, document, None)
-    if isinstance(document, dict):
-        return KeysFileDocument(path, list(document.get("keys") or []), document.get("teams") or {})
-    raise ConfigError(f"{shown_path(path)} is neither a list nor a mapping of keys and teams")
+    try:
+        keys, teams = _sections(document)
+    except ConfigError:
+        raise ConfigError(
+            f"{shown_path(path)} is neither a list nor a mapping of keys and teams"
+        ) from None
+    return KeysFileDocument(path, text, keys, teams)
 
 
 def check(doc: KeysFileDocument, values: settings.Settings) -> Any:

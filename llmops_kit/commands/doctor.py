@@ -10,6 +10,7 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+from rich.console import Console
 from rich.text import Text
 
 from .. import console
@@ -20,12 +21,14 @@ from ..doctor.report import as_json, finding_lines, summary_line
 STYLES = {Status.OK: "green", Status.WARN: "yellow", Status.FAIL: "bold red", Status.SKIP: "dim"}
 
 
-def print_finding(finding: Finding) -> None:
+def print_finding(finding: Finding, to: Console | None = None) -> None:
+    """One finding as doctor prints it (stdout), or `start` (stderr, beside its progress)."""
+    target = to or console.out
     first, *rest = finding_lines(finding)
     status = str(finding.status)
-    console.out.print(Text(status, style=STYLES[finding.status]) + first[len(status) :])
+    target.print(Text(status, style=STYLES[finding.status]) + first[len(status) :])
     for line in rest:
-        console.out.print(line, markup=False)
+        target.print(line, markup=False)
 
 
 def run(

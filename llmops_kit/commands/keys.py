@@ -1,10 +1,11 @@
-"""`keys`: list, add, revoke, rotate and change the developer keys of the keys file.
+"""`keys`: list, add, revoke, rotate and change the developer keys of the keys file, and
+set, list and remove the limits of its teams (`keys team ...`).
 
 The file is parsed exactly as the proxy parses it (callbacks/keys_file.py), every change is
 checked the same way before it is written, and it is written atomically with mode 0600, so a
 running proxy sees either the old file or the new one, within a second. A new key is printed
-once, on stdout; nothing else ever shows more than its last four characters. Comments in the
-file are not kept when the kit rewrites it.
+once, on stdout; nothing else ever shows more than its last four characters. Each change
+touches only the lines of the entry or team it changes: comments elsewhere are kept.
 """
 
 from __future__ import annotations
@@ -26,11 +27,12 @@ _BUDGET = re.compile(r"^(\d+(?:\.\d+)?)(?:/(day|week|month))?$")
 KEY_BYTES = 24
 
 
-def _select(doc: KeysFileDocument, selector: str) -> dict[str, Any]:
-    """The one entry whose alias, user or last four key characters is `selector`."""
+def _select(doc: KeysFileDocument, selector: str) -> tuple[int, dict[str, Any]]:
+    """The one entry whose alias, user or last four key characters is `selector`: its index,
+    and a copy to change."""
     matches = [
-        entry
-        for entry in doc.keys
+        (index, dict(entry))
+        for index, entry in enumerate(doc.keys)
         if isinstance(entry, dict)
         and selector
         in (entry.get("alias"), entry.get("user"), "…" + str(entry.get("key", ""))[-4:])
@@ -50,7 +52,8 @@ def new_key() -> str:
 
 @dataclass(frozen=True)
 class LimitChanges:
-    """Options of `keys add` and `keys set`; None leaves a field as it is, "none" clears it."""
+    """Options of `keys add`, `keys set` and `keys team set`; None leaves a field as it is,
+    "none" clears it."""
 
     budget: str | None = None
     rpm: str | None = None
@@ -93,16 +96,29 @@ class LimitChanges:
                     entry[name] = value
 
 
-def add(env_file: Path, user: str, alias: str | None, changes: LimitChanges) -> int:
+def _open(env_file: Path) -> tuple[settings.Settings, KeysFileDocument]:
     values = settings.load(env_file, validate=False)
-    doc = developer_keys.read(developer_keys.keys_path(values))
+    return values, developer_keys.read(developer_keys.keys_path(values))
+
+
+def _write(doc: KeysFileDocument, values: settings.Settings) -> None:
+    developer_keys.write(doc, values)
+    if doc.comments_lost:
+        console.warn(
+            f"{shown_path(doc.path)} was rewritten whole (its layout is not one the kit edits "
+            "line by line): its comments were not kept"
+        )
+
+
+def add(env_file: Path, user: str, alias: str | None, changes: LimitChanges) -> int:
+    values, doc = _open(env_file)
     key = new_key()
     entry: dict[str, Any] = {"key": key, "user": user}
     if alias:
         entry["alias"] = alias
     changes.apply(entry)
-    doc.keys.append(entry)
-    developer_keys.write(doc, values)
+    doc.add_key(entry)
+    _write(doc, values)
     console.success(
         f"added a key for {user} to {shown_path(doc.path)}; give it to them now, it is not "
         "shown again"
@@ -112,22 +128,21 @@ def add(env_file: Path, user: str, alias: str | None, changes: LimitChanges) -> 
 
 
 def revoke(env_file: Path, selector: str) -> int:
-    values = settings.load(env_file, validate=False)
-    doc = developer_keys.read(developer_keys.keys_path(values))
-    entry = _select(doc, selector)
-    doc.keys.remove(entry)
-    developer_keys.write(doc, values)
+    values, doc = _open(env_file)
+    index, entry = _select(doc, selector)
+    doc.remove_key(index)
+    _write(doc, values)
     console.success(f"revoked the key …{entry['key'][-4:]} of {entry['user']}")
     return console.EXIT_OK
 
 
 def rotate(env_file: Path, selector: str) -> int:
-    values = settings.load(env_file, validate=False)
-    doc = developer_keys.read(developer_keys.keys_path(values))
-    entry = _select(doc, selector)
+    values, doc = _open(env_file)
+    index, entry = _select(doc, selector)
     old = entry["key"]
     entry["key"] = new_key()
-    developer_keys.write(doc, values)
+    doc.replace_key(index, entry)
+    _write(doc, values)
     console.success(
         f"replaced the key …{old[-4:]} of {entry['user']}; the old key is refused from now on. "
         "The new key is not shown again"
@@ -137,12 +152,47 @@ def rotate(env_file: Path, selector: str) -> int:
 
 
 def set_limits(env_file: Path, selector: str, changes: LimitChanges) -> int:
-    values = settings.load(env_file, validate=False)
-    doc = developer_keys.read(developer_keys.keys_path(values))
-    entry = _select(doc, selector)
+    values, doc = _open(env_file)
+    index, entry = _select(doc, selector)
     changes.apply(entry)
-    developer_keys.write(doc, values)
+    doc.replace_key(index, entry)
+    _write(doc, values)
     console.success(f"changed the key …{entry['key'][-4:]} of {entry['user']}: {_limits(entry)}")
+    return console.EXIT_OK
+
+
+def _members(doc: KeysFileDocument, team: str) -> list[dict[str, Any]]:
+    return [e for e in doc.keys if isinstance(e, dict) and e.get("team") == team]
+
+
+def set_team(env_file: Path, name: str, changes: LimitChanges) -> int:
+    values, doc = _open(env_file)
+    teams = doc.teams or {}
+    limits = dict(teams.get(name) or {})
+    changes.apply(limits)
+    doc.set_team(name, limits)
+    _write(doc, values)
+    verb = "changed" if name in teams else "added"
+    console.success(f"{verb} the team {name} in {shown_path(doc.path)}: {_limits(limits)}")
+    return console.EXIT_OK
+
+
+def remove_team(env_file: Path, name: str) -> int:
+    values, doc = _open(env_file)
+    if name not in (doc.teams or {}):
+        raise ConfigError(
+            f"{shown_path(doc.path)} has no team {name!r}", fix="`keys team list` names them."
+        )
+    members = [str(e.get("user")) for e in _members(doc, name)]
+    if members:
+        raise ConfigError(
+            f"team {name} still has {len(members)} key(s): {', '.join(members)}",
+            fix="Move them first (`keys set USER --team OTHER`, or `--team none`) or revoke "
+            "them; nothing was written.",
+        )
+    doc.remove_team(name)
+    _write(doc, values)
+    console.success(f"removed the team {name} from {shown_path(doc.path)}")
     return console.EXIT_OK
 
 
@@ -158,29 +208,55 @@ def _limits(entry: Mapping[str, Any]) -> str:
     return ", ".join(parts) or "no limits"
 
 
-def list_keys(env_file: Path) -> int:
-    values = settings.load(env_file, validate=False)
-    doc = developer_keys.read(developer_keys.keys_path(values))
+def _spend(env_file: Path) -> tuple[KeysFileDocument, Any, dict[str, Any], str]:
+    """The file, as the proxy parses it, and this period's figures by ledger scope; the last
+    value is what to show when a scope has no figures ("?" when the ledger is unreachable)."""
+    values, doc = _open(env_file)
     parsed = developer_keys.check(doc, values)
     for problem in parsed.problems:
         console.warn(problem)
-    keys_file = developer_keys.callbacks().keys_file
-    by_digest = {keys_file.digest(str(e.get("key"))): e for e in doc.keys if isinstance(e, dict)}
-    unknown = "-"
     try:
-        figures = developer_keys.spending(parsed.entries, values, time.time())
+        return doc, parsed, developer_keys.spending(parsed.entries, values, time.time()), "-"
     except developer_keys.LedgerUnreachable as error:
         console.warn(f"spend unknown: {error.message}")
-        figures, unknown = {}, "?"
+        return doc, parsed, {}, "?"
+
+
+def _figures(spend: developer_keys.ScopeSpend | None, unknown: str) -> tuple[str, str]:
+    if spend is None:
+        return unknown, unknown
+    return f"${spend.spent / 1_000_000:,.2f}", str(spend.requests)
+
+
+def list_teams(env_file: Path) -> int:
+    doc, _, figures, unknown = _spend(env_file)
+    rows = [
+        (
+            str(name),
+            _limits(limits if isinstance(limits, dict) else {}),
+            str(len(_members(doc, name))),
+            *_figures(figures.get(f"team:{name}"), unknown),
+        )
+        for name, limits in (doc.teams or {}).items()
+    ]
+    console.table(
+        f"Teams in {shown_path(doc.path)} (spent: this budget period; req/min: this minute)",
+        ("team", "limits", "keys", "spent", "req/min"),
+        rows,
+    )
+    return console.EXIT_OK
+
+
+def list_keys(env_file: Path) -> int:
+    doc, parsed, figures, unknown = _spend(env_file)
+    keys_file = developer_keys.callbacks().keys_file
+    by_digest = {keys_file.digest(str(e.get("key"))): e for e in doc.keys if isinstance(e, dict)}
     rows = []
     for digest, entry in by_digest.items():
-        own = figures.get(f"key:{digest[:16]}")
         if digest not in parsed.entries:
             spent, requests = "refused", "-"
-        elif own is None:
-            spent, requests = unknown, unknown
         else:
-            spent, requests = f"${own.spent / 1_000_000:,.2f}", str(own.requests)
+            spent, requests = _figures(figures.get(f"key:{digest[:16]}"), unknown)
         rows.append(
             (
                 str(entry.get("user", "?")),

@@ -1,18 +1,23 @@
 """`start`: settings, pre-flight, `up -d`, wait for health, then tell the user where things are.
 
-Nothing is started unless every pre-flight check passes, and the summary names secrets only
-masked, with the command that reads them from `.env`.
+The pre-flight is the subset of doctor's checks that needs no container (doctor/preflight.py),
+printed as doctor prints them. Nothing is started while one of them FAILs; a WARN is shown
+and start goes on. The summary names secrets only masked, with the command that reads them
+from `.env`.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from .. import claude_code, console, preflight, service_health, settings
-from ..compose import ComposeProject, proxy_config_file
-from ..errors import KitError
+from .. import claude_code, console, service_health, settings
+from ..compose import ComposeProject
+from ..doctor import DoctorContext, DoctorOptions, Status, run_checks
+from ..doctor.litellm import validated_config
+from ..doctor.preflight import PREFLIGHT
 from ..litellm_config import ValidatedConfig
 from . import open_project, shown_path
+from .doctor import print_finding
 
 LOOPBACK_OR_ANY = {"127.0.0.1", "0.0.0.0", "::1", "::", "localhost"}
 
@@ -22,23 +27,31 @@ def run(env_file: Path, *, timeout: float) -> int:
         written = settings.init_env(env_file)
         console.success(f"no .env yet: wrote {env_file} (mode 0600), {len(written.added)} values")
     project = open_project(env_file)
-    config = proxy_config_file(project.settings)
-    report = preflight.run_checks(project, config)
-    if report.problems or report.config is None:
-        for problem in report.problems:
-            console.report(KitError(problem.message, fix=problem.fix))
-        console.info(f"pre-flight found {len(report.problems)} problem(s); nothing was started")
+    config = preflight(env_file)
+    if config is None:
         return console.EXIT_FAILED
-    console.success(f"pre-flight passed: {report.measured}")
-    for warning in report.config.warnings:
-        console.warn(warning)
     console.info(f"starting project {project.name} (docker compose up --detach)")
     project.up()
     service_health.wait_healthy(project, timeout=timeout)
     console.success(f"every service of {project.name} is healthy")
-    print_where_things_are(project, report.config)
+    print_where_things_are(project, config)
     print_open_webui_connection(project)
     return console.EXIT_OK
+
+
+def preflight(env_file: Path) -> ValidatedConfig | None:
+    """Run and print the pre-flight checks; the validated config when none FAILed."""
+    ctx = DoctorContext(DoctorOptions(env_path=env_file))
+    try:
+        findings = run_checks(ctx, PREFLIGHT, on_finding=lambda f: print_finding(f, console.err))
+        failed = sum(f.status is Status.FAIL for f in findings)
+        if failed:
+            console.info(f"pre-flight found {failed} problem(s); nothing was started")
+            return None
+        console.success("pre-flight passed")
+        return validated_config(ctx)
+    finally:
+        ctx.close()
 
 
 def browser_url(project: ComposeProject, port_variable: str) -> str:

@@ -15,8 +15,8 @@ import httpx
 
 from ..compose import ContainerState
 from ..errors import DockerError, KitError
-from ..preflight import check_engine, probe_engine
 from .context import DoctorContext
+from .engine import engine_error, probe_engine
 from .findings import Finding, Verdicts
 from .registry import CheckGroup
 
@@ -31,9 +31,9 @@ def containers(ctx: DoctorContext) -> dict[str, ContainerState]:
     """The project's containers by service (once per run); raises a KitError with a fix."""
 
     def probe() -> dict[str, ContainerState]:
-        problem = check_engine(ctx.remember("engine", probe_engine))
-        if problem is not None:
-            raise DockerError(problem.message, fix=problem.fix)
+        error = engine_error(ctx.remember("engine", probe_engine))
+        if error is not None:
+            raise error
         return {c.service: c for c in ctx.project.ps()}
 
     return ctx.remember("containers", probe)

@@ -9,8 +9,10 @@ from __future__ import annotations
 import httpx
 
 from ..compose import PROXY_SERVICE
+from ..config_load_check import check_config_loads
 from ..errors import KitError
 from ..litellm_config import ValidatedConfig, validate_config
+from ..proxy import proxy_environment
 from ..settings import mask
 from .containers import container_environment
 from .context import DoctorContext
@@ -47,12 +49,12 @@ def _get(ctx: DoctorContext, path: str, *, key: str | None = None) -> httpx.Resp
     "then applies it",
 )
 def config(ctx: DoctorContext, result: Verdicts) -> Finding:
+    environ = proxy_environment(ctx.settings, ctx.environ) if ctx.native else ctx.settings
     try:
         validated = validated_config(ctx)
+        check_config_loads(ctx.config_path, environ)
     except KitError as error:
-        return result.fail(
-            error.message, error.fix or f"Correct {ctx.config_path} and run doctor again."
-        )
+        return result.fail(error.message, error.fix or f"Correct {ctx.config_path}.")
     if validated.warnings:
         return result.warn(
             "; ".join(validated.warnings),

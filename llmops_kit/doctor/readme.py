@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ..settings import REPO_ROOT
 from .checks import GROUPS
+from .preflight import PREFLIGHT_IDS
 from .registry import CheckGroup
 
 README = REPO_ROOT / "README.md"
@@ -25,6 +26,8 @@ INTRO = (
     "checks the native proxy (`manage_langfuse.py proxy`) and skips what needs containers "
     "(chosen by itself, and said in one line, when no container of the stack exists but a "
     "proxy answers on LITELLM_PORT). "
+    "`start` runs the checks marked *pre-flight* first, printed the same way: it starts "
+    "nothing while one of them FAILs and goes on after a WARN. "
     "This table is generated from doctor's own list of checks."
 )
 
@@ -37,6 +40,7 @@ def _group_table(group: CheckGroup) -> list[str]:
     lines = [f"**{group.title}**", "", "| id | checks | when it fails |", "| --- | --- | --- |"]
     for check in group.checks:
         where = " (Docker only)" if check.docker_only else ""
+        where += " (*pre-flight*)" if check.id in PREFLIGHT_IDS else ""
         lines.append(f"| `{check.id}` | {_cell(check.summary)}{where} | {_cell(check.remedy)} |")
     return [*lines, ""]
 

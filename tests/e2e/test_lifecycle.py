@@ -122,7 +122,7 @@ def test_a_taken_port_is_reported_before_anything_starts(
         settings.write_env_file(env_file, settings.render_env(values))
         outcome = manage(replace(stack_env, env_file=env_file), "start")
     assert outcome.code == 1
-    assert f"Error: port 127.0.0.1:{port} (litellm, LITELLM_PORT) is already taken by " in (
+    assert f"FAIL  host.ports               port 127.0.0.1:{port} (LITELLM_PORT) is held by " in (
         outcome.stderr
     )
     assert outcome.stderr.splitlines()[-1] == (
@@ -138,10 +138,10 @@ def test_a_stopped_engine_is_reported_with_how_to_start_it(
     outcome = manage(stack_env, "start", DOCKER_HOST=f"unix://{dead}")
     assert outcome.code == 1
     assert outcome.stderr.splitlines()[:2] == [
-        f"Error: the Docker engine is not reachable: Cannot connect to the Docker daemon at "
-        f"unix://{dead}. Is the docker daemon running?",
-        "  fix: Start Docker: open Docker Desktop, or run `sudo systemctl start docker`, or "
-        "start `sudo dockerd` by hand; if the engine runs elsewhere, set DOCKER_HOST.",
+        "FAIL  host.docker              the Docker engine is not reachable: Cannot connect to "
+        f"the Docker daemon at unix://{dead}. Is the docker daemon running?",
+        " " * 31 + "fix: Start Docker: open Docker Desktop, or run `sudo systemctl start docker`, "
+        "or start `sudo dockerd` by hand; if the engine runs elsewhere, set DOCKER_HOST.",
     ]
 
 

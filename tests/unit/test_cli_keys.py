@@ -1,10 +1,12 @@
-"""`keys list|add|revoke|rotate|set`: exact output in an isolated environment, the keys file
-checked as the proxy parses it, spend read from the ledger the proxy writes."""
+"""`keys list|add|revoke|rotate|set` and `keys team set|list|remove`: exact output in an
+isolated environment, the keys file checked as the proxy parses it (comments kept), spend read
+from the ledger the proxy writes."""
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import yaml
@@ -13,6 +15,7 @@ from typer.testing import CliRunner
 from callbacks import keys_file, limits
 from callbacks.ledger import SqliteLedger
 from llmops_kit import cli, settings
+from llmops_kit.commands import keys as keys_command
 from tests.unit.cli_harness import SERVICES, Kit, make_kit, ps_line
 
 ALICE_KEY = "sk-alice-" + "a" * 28 + "a1b2"
@@ -90,7 +93,9 @@ def test_add_refuses_a_bad_budget_and_writes_nothing(kit: Kit) -> None:
     assert not _keys_path(kit).exists()
 
 
-def test_list_shows_masked_keys_limits_and_spend_this_period(kit: Kit, tmp_path: Path) -> None:
+def test_list_shows_masked_keys_limits_and_spend_this_period(
+    kit: Kit, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _write(
         kit,
         {
@@ -108,6 +113,8 @@ def test_list_shows_masked_keys_limits_and_spend_this_period(kit: Kit, tmp_path:
     ledger = SqliteLedger(tmp_path / "ledger")
     ledger.admit([own.scope], "h1", 0, now, now + 60)
     ledger.settle([own.scope], "h1", 12_340_000, 10, now)
+    # The same clock for `keys list`: "this minute" must not end between admit and list.
+    monkeypatch.setattr(keys_command, "time", SimpleNamespace(time=lambda: now))
 
     outcome = kit.run("keys", "list")
 
@@ -181,7 +188,10 @@ def test_keys_help_lists_the_commands(kit: Kit) -> None:
 
     commands = [line.split()[1] for line in outcome.stdout.splitlines() if line.startswith("│ ")]
     assert outcome.exit_code == 0
-    assert commands[-5:] == ["list", "add", "revoke", "rotate", "set"], outcome.stdout
+    assert commands[-6:] == ["list", "add", "revoke", "rotate", "set", "team"], outcome.stdout
+    team = CliRunner().invoke(cli.app, ["keys", "team", "--help"])
+    commands = [line.split()[1] for line in team.stdout.splitlines() if line.startswith("│ ")]
+    assert commands[-3:] == ["set", "list", "remove"], team.stdout
 
 
 def test_status_names_the_keys_at_or_near_their_budget(kit: Kit, tmp_path: Path) -> None:
@@ -202,3 +212,143 @@ def test_status_names_the_keys_at_or_near_their_budget(kit: Kit, tmp_path: Path)
     assert outcome.stderr.splitlines()[-1] == (
         "budgets: at or near the budget: the key of alice@example.com: $9.50 of $10.00"
     )
+
+
+COMMENTED = f"""\
+# Developer keys of the platform. Ask #llm-gateway before raising a budget.
+teams:
+  platform:  # shared by the platform team
+    budget_usd: 500
+keys:
+  # Alice, laptop
+  - key: {ALICE_KEY}
+    user: alice@example.com
+    team: platform
+    rpm: 60  # raised for the migration
+  # Bob, CI runner
+  - key: {BOB_KEY}
+    user: bob@example.com
+# end of the keys
+"""
+
+
+def _comments(text: str) -> list[str]:
+    return [line.split("#", 1)[1] for line in text.splitlines() if "#" in line]
+
+
+def _loads(kit: Kit) -> keys_file.KeysDocument:
+    """The file as the proxy loads it; none of its entries refused."""
+    master = kit.settings()["LITELLM_MASTER_KEY"]
+    parsed = keys_file.load_keys(_keys_path(kit).read_text(), master_key=master)
+    assert parsed.problems == []
+    return parsed
+
+
+def test_a_commented_keys_file_keeps_its_comments_through_every_keys_command(
+    kit: Kit,
+) -> None:
+    _keys_path(kit).parent.mkdir()
+    _keys_path(kit).write_text(COMMENTED, encoding="utf-8")
+    comments = _comments(COMMENTED)
+
+    carol = kit.run("keys", "add", "carol@example.com", "--rpm", "10").stdout.strip()
+    assert _comments(_keys_path(kit).read_text()) == comments
+    assert len(_loads(kit).entries) == 3
+
+    assert kit.run("keys", "set", "alice@example.com", "--budget", "50/month").code == 0
+    text = _keys_path(kit).read_text()
+    assert _comments(text) == comments
+    assert "    rpm: 60  # raised for the migration\n    budget_usd: 50.0\n" in text
+
+    assert kit.run("keys", "rotate", "bob@example.com").code == 0
+    assert _comments(_keys_path(kit).read_text()) == comments
+
+    outcome = kit.run("keys", "revoke", "carol@example.com")
+    assert outcome.code == 0 and "WARN" not in outcome.stderr
+    text = _keys_path(kit).read_text()
+    assert _comments(text) == comments
+    assert text.startswith(COMMENTED.split("  - key:")[0])
+    assert text.endswith("# end of the keys\n")
+    assert keys_file.digest(carol) not in _loads(kit).entries
+
+    assert kit.run("keys", "team", "set", "platform", "--rpm", "100").code == 0
+    text = _keys_path(kit).read_text()
+    assert _comments(text) == comments
+    assert "  platform:  # shared by the platform team\n    budget_usd: 500\n    rpm: 100\n" in text
+    assert _loads(kit).entries[keys_file.digest(ALICE_KEY)].team_limits.rpm == 100
+    assert _keys_path(kit).stat().st_mode & 0o777 == 0o600
+
+
+TEAMS_OUTPUT = """\
+Teams in keys/keys.yml (spent: this budget period; req/min: this minute)
+┏━━━━━━━━━━┳━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━┳━━━━━━┳━━━━━━━┳━━━━━━━━━┓
+┃ team     ┃ limits                                       ┃ keys ┃ spent ┃ req/min ┃
+┡━━━━━━━━━━╇━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━╇━━━━━━╇━━━━━━━╇━━━━━━━━━┩
+│ platform │ $50/month, 100 rpm, models claude-sonnet-4-6 │ 1    │ $0.00 │ 0       │
+│ research │ 2000 tpm                                     │ 0    │ -     │ -       │
+└──────────┴──────────────────────────────────────────────┴──────┴───────┴─────────┘
+"""
+
+
+def test_team_set_adds_and_changes_a_teams_limits_that_the_proxy_applies(kit: Kit) -> None:
+    _write(kit, [{"key": ALICE_KEY, "user": "alice@example.com", "team": "platform"}])
+
+    outcome = kit.run(
+        "keys", "team", "set", "platform", "--budget", "50/month", "--rpm", "100",
+        "--models", "claude-sonnet-4-6",
+    )  # fmt: skip
+
+    assert outcome.code == 0, outcome.stderr
+    assert outcome.stderr == (
+        "OK added the team platform in keys/keys.yml: $50/month, 100 rpm, models "
+        "claude-sonnet-4-6\n"
+    )
+    assert _document(kit) == {
+        "teams": {
+            "platform": {
+                "budget_usd": 50.0,
+                "budget_period": "month",
+                "rpm": 100,
+                "models": ["claude-sonnet-4-6"],
+            }
+        },
+        "keys": [{"key": ALICE_KEY, "user": "alice@example.com", "team": "platform"}],
+    }
+    assert _keys_path(kit).stat().st_mode & 0o777 == 0o600
+    alice = _loads(kit).entries[keys_file.digest(ALICE_KEY)]
+    assert alice.team_limits.budget_usd == 50.0 and alice.team_limits.rpm == 100
+
+    assert kit.run("keys", "team", "set", "research", "--tpm", "2000").code == 0
+    listed = kit.run("keys", "team", "list")
+    assert listed.code == 0, listed.stderr
+    assert listed.stdout == TEAMS_OUTPUT
+
+    changed = kit.run("keys", "team", "set", "platform", "--rpm", "none", "--models", "none")
+    assert changed.stderr == "OK changed the team platform in keys/keys.yml: $50/month\n"
+    assert _document(kit)["teams"]["platform"] == {"budget_usd": 50.0, "budget_period": "month"}
+
+
+def test_team_remove_is_refused_while_a_key_names_the_team(kit: Kit) -> None:
+    _write(
+        kit,
+        {
+            "teams": {"platform": {"budget_usd": 500}, "research": {"rpm": 5}},
+            "keys": [{"key": ALICE_KEY, "user": "alice@example.com", "team": "platform"}],
+        },
+    )
+
+    refused = kit.run("keys", "team", "remove", "platform")
+    assert refused.code == 1
+    assert refused.stderr == (
+        "Error: team platform still has 1 key(s): alice@example.com\n"
+        "  fix: Move them first (`keys set USER --team OTHER`, or `--team none`) or revoke "
+        "them; nothing was written.\n"
+    )
+    assert set(_document(kit)["teams"]) == {"platform", "research"}
+
+    removed = kit.run("keys", "team", "remove", "research")
+    assert removed.code == 0
+    assert removed.stderr == "OK removed the team research from keys/keys.yml\n"
+    assert _document(kit)["teams"] == {"platform": {"budget_usd": 500}}
+    unknown = kit.run("keys", "team", "remove", "research")
+    assert unknown.stderr.startswith("Error: keys/keys.yml has no team 'research'\n")

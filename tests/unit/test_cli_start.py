@@ -1,21 +1,26 @@
 """`start`: pre-flight failures stop it before anything starts; success prints where to go.
 
-Docker is the recording stand-in answering with what the real CLI prints; ports, the .env
-file and litellm_config.yml are real.
+The pre-flight is a subset of doctor's checks, printed as doctor prints them. Docker is the
+recording stand-in answering with what the real CLI prints; ports, the .env file and
+litellm_config.yml are real.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
 from llmops_kit import compose, settings
+from llmops_kit.doctor import CHECKS, DoctorContext, DoctorOptions
+from llmops_kit.doctor.report import finding_lines
 from tests.unit.cli_harness import SERVICES, Kit, config_model, make_kit, ps_line
 
 DEAD_ENGINE = (
@@ -23,6 +28,8 @@ DEAD_ENGINE = (
     "Is the docker daemon running?\n"
 )
 GIB = 1024**3
+FIX = " " * 31 + "fix: "  # where doctor's text output puts a finding's fix
+FINDINGS = ("OK    ", "WARN  ", "FAIL  ", "SKIP  ")  # how doctor's finding lines begin
 
 
 def free_port() -> int:
@@ -78,16 +85,34 @@ def this_process() -> str:
     return f"{Path('/proc/self/comm').read_text().strip()} (pid {os.getpid()})"
 
 
+def problems(stderr: str) -> list[str]:
+    """The pre-flight findings that need action (FAIL or WARN, each with its fix line), and
+    the line after them; OK and SKIP lines only report what was measured."""
+    lines = stderr.splitlines()
+    kept, keep = [], False
+    for line in lines:
+        if line.startswith(FINDINGS):
+            keep = line.startswith(("FAIL  ", "WARN  "))
+        elif not line.startswith(FIX):
+            keep = True
+        if keep:
+            kept.append(line)
+    return kept
+
+
 def test_an_unreachable_engine_is_reported_with_how_to_start_it(kit: Kit) -> None:
     kit.docker.reply("info", stdout='{"ID":"","ServerVersion":""}\n', stderr=DEAD_ENGINE, exit=1)
     outcome = kit.run("start")
     assert outcome.code == 1
-    assert outcome.stderr.splitlines() == [
-        "Error: the Docker engine is not reachable: Cannot connect to the Docker daemon at "
-        "unix:///var/run/docker.sock. Is the docker daemon running?",
-        f"  fix: {compose.ENGINE_FIX}",
+    assert problems(outcome.stderr) == [
+        "FAIL  host.docker              the Docker engine is not reachable: Cannot connect to "
+        "the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?",
+        f"{FIX}{compose.ENGINE_FIX}",
         "pre-flight found 1 problem(s); nothing was started",
     ]
+    assert "SKIP  host.memory              skipped because host.docker failed; fix that first" in (
+        outcome.stderr.splitlines()
+    )
     assert kit.compose_calls("up") == []
 
 
@@ -99,21 +124,24 @@ def test_a_taken_port_is_reported_with_its_holder_before_anything_starts(
     kit.docker.reply("compose", "config", "--format", "json", stdout=config_model(ports(kit)))
     outcome = kit.run("start")
     assert outcome.code == 1
-    assert outcome.stderr.splitlines() == [
-        f"Error: port 127.0.0.1:{port} (litellm, LITELLM_PORT) is already taken by "
-        f"{this_process()}",
-        f"  fix: Stop what holds it, or set LITELLM_PORT to a free port in {kit.env_file}.",
-        "pre-flight found 1 problem(s); nothing was started",
-    ]
+    first, fix, last = problems(outcome.stderr)
+    assert first == (
+        f"FAIL  host.ports               port 127.0.0.1:{port} (LITELLM_PORT) is held by "
+        f"{this_process()}, which does not answer like the LiteLLM proxy"
+    )
+    assert fix.startswith(f"{FIX}In {kit.env_file} set LITELLM_PORT=")
+    assert fix.endswith(f"; or stop {this_process()}: `kill {os.getpid()}`")
+    assert last == "pre-flight found 1 problem(s); nothing was started"
     assert kit.compose_calls("up") == []
 
 
 def test_too_little_memory_is_reported_with_what_was_measured(kit: Kit, tmp_path: Path) -> None:
     engine_info(kit, memory=2 * GIB, data_root=tmp_path)
     outcome = kit.run("start")
-    assert outcome.stderr.splitlines()[:2] == [
-        "Error: Docker has 2.0 GiB of memory; Langfuse needs at least 4 GiB",
-        "  fix: Give Docker more memory (Docker Desktop: Settings > Resources) or use a larger "
+    assert problems(outcome.stderr)[:2] == [
+        "FAIL  host.memory              Docker has 2.0 GiB of memory; Langfuse needs at least "
+        "4 GiB",
+        f"{FIX}Give Docker more memory (Docker Desktop: Settings > Resources) or use a larger "
         "machine.",
     ]
     assert outcome.code == 1
@@ -126,9 +154,9 @@ def test_an_invalid_litellm_config_is_reported_before_anything_starts(
     config.write_text("model_list:\n  - model_name: [unclosed\n")
     kit.set(LLMOPS_LITELLM_CONFIG=str(config))
     outcome = kit.run("start")
-    assert outcome.stderr.splitlines() == [
-        f"Error: {config} is not valid YAML at line 3",
-        "  fix: Correct the indentation or quoting there.",
+    assert problems(outcome.stderr) == [
+        f"FAIL  litellm.config           {config} is not valid YAML at line 3",
+        f"{FIX}Correct the indentation or quoting there.",
         "pre-flight found 1 problem(s); nothing was started",
     ]
     assert kit.compose_calls("up") == []
@@ -145,10 +173,10 @@ def test_compose_files_that_do_not_resolve_are_reported(kit: Kit) -> None:
         exit=15,
     )
     outcome = kit.run("start")
-    assert outcome.stderr.splitlines()[:2] == [
-        "Error: compose cannot resolve the stack: required variable SALT is missing a value: "
-        "is not set; run python manage_langfuse.py init",
-        "  fix: Run `python manage_langfuse.py init`, then correct what the line names.",
+    assert problems(outcome.stderr)[:2] == [
+        "FAIL  host.compose_config      compose cannot resolve the stack: required variable SALT "
+        "is missing a value: is not set; run python manage_langfuse.py init",
+        f"{FIX}Run `python manage_langfuse.py init`, then correct what the line names.",
     ]
 
 
@@ -160,12 +188,64 @@ def test_every_problem_is_reported_at_once(
     kit.set(LANGFUSE_WEB_PORT=str(port), AWS_REGION="eu-west-1")
     kit.docker.reply("compose", "config", "--format", "json", stdout=config_model(ports(kit)))
     outcome = kit.run("start")
-    errors = [line for line in outcome.stderr.splitlines() if line.startswith("Error: ")]
+    errors = [line for line in outcome.stderr.splitlines() if line.startswith("FAIL ")]
     assert len(errors) == 3
-    assert errors[0].startswith("Error: the Docker engine is not reachable: ")
-    assert errors[1].startswith(f"Error: port 127.0.0.1:{port} (langfuse-web, LANGFUSE_WEB_PORT) ")
-    assert errors[2].startswith("Error: BEDROCK_PROFILE_PREFIX=us serves us-* ")
+    assert errors[0].startswith("FAIL  host.docker              the Docker engine is not reachable")
+    assert errors[1].startswith(
+        f"FAIL  host.ports               port 127.0.0.1:{port} (LANGFUSE_WEB_PORT) is held by "
+    )
+    assert errors[2].startswith(
+        "FAIL  litellm.config           BEDROCK_PROFILE_PREFIX=us serves us-*"
+    )
     assert outcome.stderr.splitlines()[-1] == "pre-flight found 3 problem(s); nothing was started"
+
+
+class Usage(NamedTuple):
+    total: int
+    used: int
+    free: int
+
+
+def free_disk(monkeypatch: pytest.MonkeyPatch, free: int) -> None:
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: Usage(100 * GIB, 100 * GIB - free, free))
+
+
+def doctor_says(kit: Kit, check_id: str) -> list[str]:
+    """What doctor prints for one of its checks, on the same `.env` and the same Docker."""
+    (check,) = [c for c in CHECKS if c.id == check_id]
+    ctx = DoctorContext(DoctorOptions(env_path=kit.env_file))
+    try:
+        return finding_lines(check.run(ctx, {}))
+    finally:
+        ctx.close()
+
+
+def test_start_and_doctor_refuse_a_nearly_full_disk_with_the_same_verdict_and_fix(
+    kit: Kit, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    free_disk(monkeypatch, GIB)
+    doctor = doctor_says(kit, "host.disk")
+    assert doctor[0].startswith("FAIL  host.disk                1.0 GiB free on ")
+    outcome = kit.run("start")
+    assert outcome.code == 1
+    assert problems(outcome.stderr) == [
+        *doctor,
+        "pre-flight found 1 problem(s); nothing was started",
+    ]
+    assert kit.compose_calls("up") == []
+
+
+def test_start_warns_about_low_disk_as_doctor_does_and_goes_on(
+    kit: Kit, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    free_disk(monkeypatch, 6 * GIB)
+    kit.docker.reply("compose", "ps", stdout="\n".join(ps_line(s) for s in SERVICES) + "\n")
+    doctor = doctor_says(kit, "host.disk")
+    assert doctor[0].startswith("WARN  host.disk                6.0 GiB free on ")
+    outcome = kit.run("start")
+    assert outcome.code == 0
+    assert problems(outcome.stderr)[:3] == [*doctor, "OK pre-flight passed"]
+    assert kit.compose_calls("up")[0][-2:] == ["up", "--detach"]
 
 
 def test_start_writes_env_first_when_there_is_none(kit: Kit) -> None:
