@@ -350,9 +350,11 @@ def model_parameters(source: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _tool_name(tool: Any) -> str:
-    if isinstance(tool, Mapping):
+    # `dict` first: a request carries dozens of tools, and the check against the Mapping
+    # ABC alone costs more than the rest of this function.
+    if isinstance(tool, dict | Mapping):
         function = tool.get("function")
-        if isinstance(function, Mapping) and function.get("name"):
+        if isinstance(function, dict | Mapping) and function.get("name"):
             return str(function["name"])
         if tool.get("name"):
             return str(tool["name"])

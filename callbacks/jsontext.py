@@ -48,17 +48,24 @@ _FALLBACK_SORTED = json.JSONEncoder(separators=(",", ":"), default=str, sort_key
 
 
 def encode(value: Any) -> bytes:
-    try:
-        return orjson.dumps(value, default=str, option=_NON_STR_KEYS)
-    except TypeError:
-        return _FALLBACK.encode(plain(value)).encode("ascii")
+    return _encoded(value, 0, _FALLBACK)
 
 
 def encode_sorted(value: Any) -> bytes:
+    return _encoded(value, orjson.OPT_SORT_KEYS, _FALLBACK_SORTED)
+
+
+def _encoded(value: Any, option: int, fallback: json.JSONEncoder) -> bytes:
+    """orjson's text of `value`, with OPT_NON_STR_KEYS only for a value that needs it: that
+    option takes orjson off its fast path for every dict (README, benchmarks)."""
     try:
-        return orjson.dumps(value, default=str, option=_NON_STR_KEYS | orjson.OPT_SORT_KEYS)
+        return orjson.dumps(value, default=str, option=option)
     except TypeError:
-        return _FALLBACK_SORTED.encode(plain(value)).encode("ascii")
+        pass
+    try:
+        return orjson.dumps(value, default=str, option=option | _NON_STR_KEYS)
+    except TypeError:
+        return fallback.encode(plain(value)).encode("ascii")
 
 
 def encode_plain(value: Any) -> bytes | None:

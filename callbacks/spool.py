@@ -141,9 +141,17 @@ def make_private(directory: Path, database: Path) -> None:
     """Only the proxy's user may read the spool (it holds every developer's prompts): the
     directory 0700 and its files 0600, tightening what an earlier version left open. SQLite
     gives its -wal and -shm files the mode of the database file, which is therefore created
-    0600 before SQLite opens it, whatever the umask."""
+    0600 before SQLite opens it, whatever the umask.
+
+    Created only if missing, never opened when it exists: closing any descriptor of a file
+    drops every POSIX lock this process holds on it, SQLite's included. Without its shared
+    lock, a delivery process that opens the spool twice looks gone to other processes, and
+    the next one to close a connection (`status`, another delivery process) checkpoints
+    and deletes the write-ahead log still in use: from then on this process writes to a
+    deleted log that no other process reads."""
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-    os.close(os.open(database, os.O_RDWR | os.O_CREAT, 0o600))
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(database, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
     try:
         os.chmod(directory, 0o700)
         for entry in directory.iterdir():

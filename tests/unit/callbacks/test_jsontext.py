@@ -93,3 +93,10 @@ def test_nesting_orjson_takes_is_kept_whole() -> None:
 
 def test_not_a_number_becomes_null_in_the_fallback_too() -> None:
     assert decode(encode([float("nan"), 2**70])) == [None, 2**70]
+
+
+def test_keys_that_are_not_strings_are_written_as_strings() -> None:
+    value = {1: "one", "nested": {2.5: True, None: [{3: "three"}]}}
+
+    assert encode(value) == b'{"1":"one","nested":{"2.5":true,"null":[{"3":"three"}]}}'
+    assert encode_sorted({"b": {2: 0, 1: 0}, "a": 0}) == b'{"a":0,"b":{"1":0,"2":0}}'

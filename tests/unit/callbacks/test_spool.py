@@ -298,3 +298,38 @@ def test_span_ids_are_forgotten_after_an_hour(spool, clock) -> None:
     clock.advance(REMEMBER_SPOOLED_SECONDS + 1)
     assert spool.forget_spooled() == 1
     assert spool.append([span_row(1)]).stored == 1
+
+
+def _count_in_another_process(directory: Path) -> int:
+    """Spans another process (`status`, a second delivery process) sees; it opens the spool
+    read-write and closes it, which checkpoints and deletes the write-ahead log when it
+    believes itself the last user."""
+    script = (
+        "import sqlite3, sys\n"
+        "db = sqlite3.connect(sys.argv[1])\n"
+        "print(db.execute('SELECT COUNT(*) FROM spans').fetchone()[0])\n"
+        "db.close()\n"
+    )
+    found = subprocess.run(
+        [sys.executable, "-c", script, str(directory / "spool.db")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return int(found.stdout)
+
+
+def test_a_spool_opened_twice_in_one_process_stays_shared_with_other_processes(
+    make_spool,
+) -> None:
+    """The delivery process opens the spool twice (to record, to deliver). Opening it again
+    once lost the first connection's lock: another process closing its connection deleted
+    the write-ahead log in use, and spans spooled afterwards were never seen outside."""
+    delivering = make_spool()
+    recording = make_spool(deferred_sync=True)
+    recording.append([span_row(1)])
+    assert _count_in_another_process(delivering.path.parent) == 1
+
+    recording.append([span_row(2)])
+    assert _count_in_another_process(delivering.path.parent) == 2
+    assert (delivering.path.parent / "spool.db-wal").exists()
