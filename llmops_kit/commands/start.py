@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .. import claude_code, console, preflight, service_health, settings
+from .. import claude_code, console, image_pull, preflight, service_health, settings
 from ..compose import ComposeProject, proxy_config_file
 from ..errors import KitError
 from ..litellm_config import ValidatedConfig
@@ -33,7 +33,8 @@ def run(env_file: Path, *, timeout: float) -> int:
     for warning in report.config.warnings:
         console.warn(warning)
     console.info(f"starting project {project.name} (docker compose up --detach)")
-    project.up()
+    with image_pull.explained(project):
+        project.up()
     service_health.wait_healthy(project, timeout=timeout)
     console.success(f"every service of {project.name} is healthy")
     print_where_things_are(project, report.config)
