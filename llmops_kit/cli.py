@@ -448,6 +448,22 @@ def keys_set(
     raise typer.Exit(command.set_limits(env_file, selector, changes))
 
 
+@app.command()
+def upgrade(
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before upgrading.")] = False,
+    env_file: EnvFileOption = DEFAULT_ENV_FILE,
+    timeout: TimeoutOption = 300.0,
+) -> None:
+    """After pulling a new kit version: show the changes, back up, pull, recreate, test.
+
+    Refuses to skip a Langfuse major version. Prints how to roll back (restore the backup
+    with the previous kit version), also when a service does not become healthy.
+    """
+    from .commands import upgrade as command
+
+    raise typer.Exit(command.run(env_file, yes=yes, timeout=timeout))
+
+
 # -- offline install: llmops_kit/commands/bundle.py
 
 bundle_app = typer.Typer(

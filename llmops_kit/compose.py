@@ -130,6 +130,7 @@ class ContainerState:
     health: str  # healthy, unhealthy, starting, or "" when the service has no healthcheck
     exit_code: int
     publishers: tuple[Publisher, ...]
+    image: str = ""  # the reference it was created from, as compose named it
 
     @property
     def ready(self) -> bool:
@@ -191,6 +192,7 @@ def _container(raw: Mapping[str, Any]) -> ContainerState:
             )
             for p in raw.get("Publishers") or ()
         ),
+        image=raw.get("Image") or "",
     )
 
 
