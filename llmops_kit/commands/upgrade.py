@@ -13,13 +13,12 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import typer
-
 from .. import bundle_load, console, image_pull, service_health, settings, upgrade_plan
 from ..compose import ComposeProject
 from ..errors import HealthTimeout, KitError
 from . import open_project, shown_path
 from . import test_script as end_to_end
+from .down import confirmed
 
 Backup = Callable[[Path], Path]
 
@@ -89,8 +88,8 @@ def run(
     if not plan.changes:
         console.success("nothing to upgrade")
         return console.EXIT_OK
-    if not yes and not typer.confirm("Back up, then upgrade these services?", err=True):
-        console.info("nothing was changed")
+    if not yes and not confirmed("Back up, then upgrade these services?"):
+        console.info("nothing was changed; pass --yes to upgrade without the question")
         return console.EXIT_FAILED
     archive = (backup or _default_backup)(env_file)
     console.success(f"backup written: {shown_path(archive)}")

@@ -161,3 +161,52 @@ def test_an_unchanged_stack_is_left_alone(kit: Kit, monkeypatch: pytest.MonkeyPa
     assert outcome.code == 0
     assert "nothing to upgrade" in outcome.stderr
     assert backups == [] and kit.compose_calls("up") == []
+
+
+def test_without_yes_a_no_changes_nothing(kit: Kit, monkeypatch: pytest.MonkeyPatch) -> None:
+    backups: list[Path] = []
+    monkeypatch.setattr(upgrade_command, "_default_backup", backups.append)
+    pin(kit, PINNED)
+    outcome = kit.run("upgrade", stdin="n\n")
+    assert outcome.code == 1
+    assert "nothing was changed" in outcome.stderr
+    assert backups == [] and kit.compose_calls("up") == []
+
+
+def test_an_upgrade_backs_up_then_recreates_after_dependencies_then_tests(
+    kit: Kit, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    steps: list[str] = []
+
+    def backup(env_file: Path) -> Path:
+        steps.append("backup")
+        return tmp_path / "backup.tar"
+
+    def end_to_end(env_file: Path) -> int:
+        steps.append("test")
+        return 0
+
+    monkeypatch.setattr(upgrade_command, "_default_backup", backup)
+    monkeypatch.setattr(upgrade_command, "_end_to_end_test", end_to_end)
+    pin(kit, PINNED)
+    model = {
+        "name": "kit",
+        "services": {s: {"image": {**RUNNING, **PINNED}.get(s, "redis:7.4.11")} for s in SERVICES},
+    }
+    # Against the alphabet: the web waits for the proxy here, the proxy for its database.
+    model["services"]["langfuse-web"]["depends_on"] = {"postgres": {}, "litellm": {}}
+    model["services"]["litellm"]["depends_on"] = {"litellm-postgres": {}}
+    kit.docker.reply("compose", "config", "--format", "json", stdout=json.dumps(model))
+    kit.docker.reply("compose", "config", "--services", stdout="\n".join(SERVICES) + "\n")
+    kit.docker.reply("image", "inspect", stdout="sha256:" + "cd" * 32 + "\n")
+    kit.docker.reply("compose", "up")
+    outcome = kit.run("upgrade", "--yes")
+    assert outcome.code == 0, outcome.stderr
+    recreated = [call[-1] for call in kit.compose_calls("up")]
+    assert recreated == ["litellm", "langfuse-web", "langfuse-worker"]
+    assert all(
+        "--force-recreate" in call and "--no-deps" in call for call in kit.compose_calls("up")
+    )
+    assert steps == ["backup", "test"]
+    assert kit.compose_calls("pull") == []
+    assert f"restore {tmp_path / 'backup.tar'} --yes" in outcome.stderr
