@@ -54,6 +54,24 @@ def _ensure_venv() -> None:
         STAMP.write_text(digest + "\n")
 
 
+def _load_bundle(argv: list[str]) -> int:
+    """`bundle load FILE` on an offline host, before any .venv: the standard library checks
+    and loads the bundle, then .venv is installed from its wheels without an index."""
+    from llmops_kit import bundle_load
+
+    def install(bundle: bundle_load.Unpacked) -> None:
+        os.environ.update(PIP_NO_INDEX="1", PIP_FIND_LINKS=str(bundle.wheels))
+        try:
+            _ensure_venv()
+        except subprocess.CalledProcessError as error:
+            raise bundle_load.BundleError(
+                f"installing .venv from the bundle's wheels failed (exit {error.returncode})",
+                fix="Use a bundle made from this kit version (`bundle create` beside it).",
+            ) from None
+
+    return bundle_load.main(argv, install)
+
+
 def _bootstrap() -> None:
     """Re-run this script with .venv's interpreter unless already there (or told not to)."""
     if os.environ.get("LLMOPS_NO_BOOTSTRAP") or Path(sys.prefix).resolve() == VENV.resolve():
@@ -66,6 +84,8 @@ def _bootstrap() -> None:
 
 
 if __name__ == "__main__":
+    if sys.argv[1:3] == ["bundle", "load"]:
+        sys.exit(_load_bundle(sys.argv[3:]))
     _bootstrap()
     from llmops_kit.cli import main
 

@@ -489,6 +489,52 @@ def keys_team_remove(name: TeamArgument, env_file: EnvFileOption = DEFAULT_ENV_F
     raise typer.Exit(command.remove_team(env_file, name))
 
 
+@app.command()
+def upgrade(
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before upgrading.")] = False,
+    env_file: EnvFileOption = DEFAULT_ENV_FILE,
+    timeout: TimeoutOption = 300.0,
+) -> None:
+    """After pulling a new kit version: show the changes, back up, pull, recreate, test.
+
+    Refuses to skip a Langfuse major version. Prints how to roll back (restore the backup
+    with the previous kit version), also when a service does not become healthy.
+    """
+    from .commands import upgrade as command
+
+    raise typer.Exit(command.run(env_file, yes=yes, timeout=timeout))
+
+
+# -- offline install: llmops_kit/commands/bundle.py
+
+bundle_app = typer.Typer(
+    help="An offline install: pinned images and wheels in one archive with checksums.",
+    no_args_is_help=True,
+)
+app.add_typer(bundle_app, name="bundle")
+
+
+@bundle_app.command("create")
+def bundle_create(
+    out: Annotated[Path | None, typer.Option(help="The archive to write.", dir_okay=False)] = None,
+    env_file: EnvFileOption = DEFAULT_ENV_FILE,
+) -> None:
+    """On a connected machine: save every pinned image and download the pinned wheels."""
+    from .commands import bundle as command
+
+    raise typer.Exit(command.run_create(env_file, out))
+
+
+@bundle_app.command("load")
+def bundle_load(
+    archive: Annotated[Path, typer.Argument(help="The bundle from `bundle create`.")],
+) -> None:
+    """On the offline host: verify checksums, `docker load`, install the wheels offline."""
+    from .commands import bundle as command
+
+    raise typer.Exit(command.run_load(archive))
+
+
 def main() -> None:
     """Run the CLI (KitGroup reports a KitError); anything else is a bug, shown in one line."""
     try:

@@ -130,6 +130,7 @@ class ContainerState:
     health: str  # healthy, unhealthy, starting, or "" when the service has no healthcheck
     exit_code: int
     publishers: tuple[Publisher, ...]
+    image: str = ""  # the reference it was created from, as compose named it
 
     @property
     def ready(self) -> bool:
@@ -172,6 +173,7 @@ def _container(raw: Mapping[str, Any]) -> ContainerState:
             )
             for p in raw.get("Publishers") or ()
         ),
+        image=raw.get("Image") or "",
     )
 
 
@@ -282,6 +284,9 @@ class ComposeProject:
     def restart(self, services: Sequence[str] = ()) -> None:
         self._change(Command(["restart"]).add_args(services))
 
+    def pull(self, services: Sequence[str] = ()) -> None:
+        self._change(Command(["pull"]).add_args(services))
+
     # -- verbs that read
 
     def ps(self) -> list[ContainerState]:
@@ -304,6 +309,11 @@ class ComposeProject:
     def config(self) -> dict[str, Any]:
         """The resolved project model. It holds secrets: never print it as it is."""
         return json.loads(self.run(Command(["config", "--format", "json"])))
+
+    def images(self) -> dict[str, str]:
+        """Each service's resolved image reference (tag or digest), as compose pulls it."""
+        services = self.config().get("services", {})
+        return {name: spec["image"] for name, spec in services.items() if spec.get("image")}
 
     def services(self) -> list[str]:
         """The service names the compose files define, sorted (compose's order varies)."""

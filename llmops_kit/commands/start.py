@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .. import claude_code, console, service_health, settings
+from .. import claude_code, console, image_pull, service_health, settings
 from ..compose import ComposeProject
 from ..doctor import DoctorContext, DoctorOptions, Status, run_checks
 from ..doctor.litellm import validated_config
@@ -31,7 +31,8 @@ def run(env_file: Path, *, timeout: float) -> int:
     if config is None:
         return console.EXIT_FAILED
     console.info(f"starting project {project.name} (docker compose up --detach)")
-    project.up()
+    with image_pull.explained(project):
+        project.up()
     service_health.wait_healthy(project, timeout=timeout)
     console.success(f"every service of {project.name} is healthy")
     print_where_things_are(project, config)

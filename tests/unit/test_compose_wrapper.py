@@ -136,7 +136,7 @@ def records(name: str) -> list[ContainerState]:
     return parse_ps((DATA / name).read_text())
 
 
-def test_ps_reads_state_health_exit_code_and_publishers() -> None:
+def test_ps_reads_state_health_exit_code_publishers_and_image() -> None:
     by_service = {c.service: c for c in records("compose_ps_settled.jsonl")}
     assert by_service["web"] == ContainerState(
         service="web",
@@ -145,6 +145,7 @@ def test_ps_reads_state_health_exit_code_and_publishers() -> None:
         health="healthy",
         exit_code=0,
         publishers=(Publisher("127.0.0.1", 8000, 32768, "tcp"),),
+        image="capture-standin:1",
     )
     assert by_service["oneshot"].state == "exited"
     assert by_service["oneshot"].exit_code == 3
