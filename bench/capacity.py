@@ -4,7 +4,8 @@ Two ways of running the same proxy (the kit's config, callbacks and routes) are 
 one run, one at a time, in rotated order each round, against the Bedrock and Langfuse
 stand-ins: `stock`, with LiteLLM's own defaults for what the kit tunes (every variable of
 callbacks/proxy_entrypoint.py's CAPACITY_ENVIRONMENT set empty, which LiteLLM reads as
-unset), and `kit`, as the kit ships it. Each is saturated (a closed loop of 32 clients,
+unset), and `kit`, as the kit's compose stack runs it (the entrypoint's settings and
+bench.configs.PRODUCTION_ENVIRONMENT). Each is saturated (a closed loop of 32 clients,
 streaming, as Cline and Claude Code always stream) with two 100 KB workloads: Cline's
 (`/v1/chat/completions`) and Claude Code's (`/v1/messages`, its headers and body shape).
 
@@ -40,7 +41,7 @@ from tests.integration import claude_code_requests as claude_code
 from tests.integration.proxy_harness import RunningProxy, start_proxy
 
 from . import report, table
-from .configs import kit_callbacks
+from .configs import PRODUCTION_ENVIRONMENT, kit_callbacks
 from .measure import REPO_ROOT, Phase, Target, run_phase
 from .payload import DEFAULT_PROMPT_KB, SESSION_ID, chat_body, messages_body
 from .stats import spread
@@ -85,7 +86,7 @@ class Setting:
 
 SETTINGS = (
     Setting("stock", {name: "" for name in CAPACITY_ENVIRONMENT}),
-    Setting("kit", {}),
+    Setting("kit", PRODUCTION_ENVIRONMENT),
 )
 
 
@@ -358,7 +359,7 @@ def main(argv: list[str] | None = None) -> None:
             "token_interval_ms": TOKEN_INTERVAL_MS,
             "prompt_kb": arguments.prompt_kb,
             "concurrency": CONCURRENCY,
-            "kit_environment": dict(CAPACITY_ENVIRONMENT),
+            "kit_environment": dict(CAPACITY_ENVIRONMENT) | dict(PRODUCTION_ENVIRONMENT),
         },
         "runs": runs,
         "summary": summarize(runs),

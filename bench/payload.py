@@ -15,6 +15,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from tests.fakes.bedrock.replies import REASONING_TEXT
+from tests.fakes.bedrock.rules import sign_reasoning
 from tests.integration import claude_code_requests as claude_code
 
 MODEL_GROUP = "claude-sonnet-4-6"
@@ -123,11 +125,18 @@ def chat_body(prompt_kb: int = DEFAULT_PROMPT_KB, *, stream: bool = False) -> by
 def messages_request(prompt_kb: int = DEFAULT_PROMPT_KB, *, stream: bool = True) -> dict[str, Any]:
     """A Claude Code-shaped Messages API request (`POST /v1/messages`) of about `prompt_kb` KB:
     Claude Code's own system blocks, tools, thinking and effort settings (the captured shape in
-    tests/integration/claude_code_requests.py), then Read tool calls and their results."""
+    tests/integration/claude_code_requests.py), then Read tool calls and their results. Each
+    assistant turn starts with its signed thinking block, as Claude Code sends it back (the
+    Bedrock stand-in's own, so it checks); without one LiteLLM would turn thinking off."""
     messages: list[dict[str, Any]] = [claude_code.user_turn("Fix the settings loader.")]
     request = claude_code.body(MODEL_GROUP, SESSION_ID, messages, stream=stream)
     user_id = {"device_id": "0" * 64, "account_uuid": "", "session_id": SESSION_ID}
     request["metadata"] = {"user_id": json.dumps(user_id, separators=(",", ":"))}
+    thinking = {
+        "type": "thinking",
+        "thinking": REASONING_TEXT,
+        "signature": sign_reasoning(REASONING_TEXT),
+    }
     turn = 0
     while len(json.dumps(request)) < prompt_kb * 1024:
         result = _SECRETS + _SOURCE_LINES * 8 if turn % 4 == 0 else _SOURCE_LINES * 10
@@ -136,6 +145,7 @@ def messages_request(prompt_kb: int = DEFAULT_PROMPT_KB, *, stream: bool = True)
             {
                 "role": "assistant",
                 "content": [
+                    thinking,
                     {"type": "text", "text": f"Reading file {turn}."},
                     {
                         "type": "tool_use",

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from bench import capacity, loadgen
+from bench.configs import PRODUCTION_ENVIRONMENT
 from bench.payload import messages_request
 from callbacks.proxy_entrypoint import CAPACITY_ENVIRONMENT, LITELLM_ENVIRONMENT
 
@@ -60,14 +61,15 @@ def test_the_claude_code_request_has_its_shape_and_ends_with_a_tool_result() -> 
     assert [block["type"] for block in request["system"]] == ["text"] * 3
     assert request["thinking"]["type"] == "adaptive"
     assert request["messages"][-1]["content"][0]["type"] == "tool_result"
+    assert request["messages"][1]["content"][0]["type"] == "thinking"
     assert json.dumps(messages_request(20)) == json.dumps(request)  # deterministic
 
 
-def test_stock_sets_every_variable_the_kit_tunes_empty_and_the_kit_adds_none() -> None:
+def test_stock_unsets_what_the_kit_tunes_and_the_kit_runs_as_in_production() -> None:
     settings = {setting.name: setting.environment for setting in capacity.SETTINGS}
 
     assert settings["stock"] == {name: "" for name in CAPACITY_ENVIRONMENT}
-    assert settings["kit"] == {}
+    assert settings["kit"] == PRODUCTION_ENVIRONMENT
     assert CAPACITY_ENVIRONMENT.items() <= LITELLM_ENVIRONMENT.items()
 
 
