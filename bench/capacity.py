@@ -35,7 +35,7 @@ from typing import Any
 import httpx
 
 from callbacks.proxy_entrypoint import CAPACITY_ENVIRONMENT
-from tests.fakes.bedrock.harness import running_bedrock
+from tests.fakes.bedrock.harness import RunningBedrock, running_bedrock
 from tests.fakes.langfuse.harness import LangfuseStandIn, running_langfuse
 from tests.integration import claude_code_requests as claude_code
 from tests.integration.proxy_harness import RunningProxy, start_proxy
@@ -142,7 +142,7 @@ def measure_setting(
     loads: Sequence[Workload],
     plan: Plan,
     *,
-    bedrock: Any,
+    bedrock: RunningBedrock,
     langfuse: LangfuseStandIn,
     work_dir: Path,
 ) -> dict[str, Any]:
