@@ -1,7 +1,8 @@
 """A closed-loop HTTP load generator, in its own process so that its CPU is never the proxy's.
 
     BENCH_AUTHORIZATION='Bearer sk-...' python -m bench.loadgen --url http://127.0.0.1:N/v1/... \
-        --body-file request.json --concurrency 8 --warmup-s 2 --duration-s 6 [--stream]
+        --body-file request.json --concurrency 8 --warmup-s 2 --duration-s 6 [--stream] \
+        [--header 'anthropic-version: 2023-06-01' ...]
 
 `concurrency` clients each send one request, wait for the whole answer, and send the next,
 on kept-alive connections. Only requests that end inside the measured window count, so the
@@ -65,16 +66,20 @@ class Window:
 
 
 def _has_content(line: bytes) -> bool:
-    """Whether an SSE `data:` line of an OpenAI stream carries answer text or a tool call."""
+    """Whether an SSE `data:` line carries answer text or a tool call: an OpenAI chunk with
+    content or tool calls, or an Anthropic `content_block_delta` (Messages API)."""
     if not line.startswith(b"data:"):
         return False
     payload = line[5:].strip()
     if not payload or payload == b"[DONE]":
         return False
     try:
-        choices = json.loads(payload).get("choices") or []
+        event = json.loads(payload)
     except ValueError:
         return False
+    if event.get("type") == "content_block_delta":
+        return True
+    choices = event.get("choices") or []
     if not choices:
         return False
     delta = choices[0].get("delta") or {}
@@ -184,13 +189,31 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--warmup-s", type=float, required=True)
     parser.add_argument("--duration-s", type=float, required=True)
     parser.add_argument("--stream", action="store_true", help="read the answer as a stream")
+    parser.add_argument(
+        "--header",
+        action="append",
+        default=[],
+        metavar="NAME:VALUE",
+        help="an extra request header (repeatable; never a secret: use BENCH_AUTHORIZATION)",
+    )
     return parser
+
+
+def _headers(arguments: argparse.Namespace) -> dict[str, str]:
+    """The extra headers, then the key from the environment."""
+    headers = {}
+    for header in arguments.header:
+        name, separator, value = header.partition(":")
+        if not separator or not name.strip():
+            raise SystemExit(f"--header takes NAME:VALUE, got {header!r}")
+        headers[name.strip()] = value.strip()
+    authorization = os.environ.get(AUTHORIZATION_VARIABLE, "")
+    return headers | ({"Authorization": authorization} if authorization else {})
 
 
 def main(argv: list[str] | None = None) -> None:
     arguments = _parser().parse_args(argv)
-    authorization = os.environ.get(AUTHORIZATION_VARIABLE, "")
-    headers = {"Authorization": authorization} if authorization else {}
+    headers = _headers(arguments)
     try:
         import uvloop  # the proxy's own event loop: keeps the generator's CPU low
     except ImportError:

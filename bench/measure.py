@@ -46,6 +46,7 @@ class Target:
     body_file: Path
     stream_body_file: Path
     authorization: str
+    headers: tuple[str, ...] = ()  # extra `NAME: VALUE` headers, never a secret
 
 
 class LoadGeneratorError(RuntimeError):
@@ -58,6 +59,8 @@ def _command(target: Target, phase: Phase, warmup_s: float, duration_s: float) -
     command += ["--body-file", str(target.stream_body_file if phase.stream else target.body_file)]
     command += ["--concurrency", str(phase.concurrency)]
     command += ["--warmup-s", str(warmup_s), "--duration-s", str(duration_s)]
+    for header in target.headers:
+        command += ["--header", header]
     return [*command, "--stream"] if phase.stream else command
 
 
@@ -115,6 +118,8 @@ def run_phase(
             round(1000 * cpu["server"] / requests, 3) if requests else None
         ),
         "server_rss_mb": round(end["server"].rss_bytes / 2**20, 1),
+        # The largest process holding the socket: one worker, its children apart.
+        "worker_rss_mb": round(max(map(proxy_stats.rss_bytes, pids["server"])) / 2**20, 1),
         "loadgen_cpu_percent": round(result["loadgen_cpu_percent"], 1),
         "neighbours_cpu_percent": {name: _percent(cpu[name], duration_s) for name in neighbours},
     }

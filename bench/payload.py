@@ -1,11 +1,13 @@
-"""A Cline-shaped chat request of a chosen size: what the proxy and the callback really carry.
+"""Cline- and Claude Code-shaped requests of a chosen size: what the proxy and the callback carry.
 
 Cline sends a large system prompt, about 25 tools, and the whole task history every turn:
 file contents read by tools, command output, the assistant's tool calls. The request built
 here has the same parts, in OpenAI chat format, with a few secrets of the kinds the callback
 redacts inside tool results, so redaction does real work. The conversation ends with a tool
-result, as most of Cline's turns do (the Bedrock stand-in then answers with text).
-Deterministic: the same size gives the same bytes.
+result, as most of Cline's turns do (the Bedrock stand-in then answers with text). The
+Claude Code request (Messages API) has the same history in Anthropic blocks around Claude
+Code's own system blocks, tools and thinking settings. Deterministic: the same size gives the
+same bytes.
 """
 
 from __future__ import annotations
@@ -13,10 +15,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from tests.fakes.bedrock.replies import REASONING_TEXT
+from tests.fakes.bedrock.rules import sign_reasoning
+from tests.integration import claude_code_requests as claude_code
+
 MODEL_GROUP = "claude-sonnet-4-6"
 DEFAULT_PROMPT_KB = 100
 TOOL_COUNT = 25
 MAX_TOKENS = 256
+SESSION_ID = "bench-session"
 
 _SYSTEM_PARAGRAPH = (
     "You are Cline, a highly skilled software engineer with extensive knowledge in many "
@@ -113,3 +120,49 @@ def chat_request(prompt_kb: int = DEFAULT_PROMPT_KB, *, stream: bool = False) ->
 
 def chat_body(prompt_kb: int = DEFAULT_PROMPT_KB, *, stream: bool = False) -> bytes:
     return json.dumps(chat_request(prompt_kb, stream=stream)).encode()
+
+
+def messages_request(prompt_kb: int = DEFAULT_PROMPT_KB, *, stream: bool = True) -> dict[str, Any]:
+    """A Claude Code-shaped Messages API request (`POST /v1/messages`) of about `prompt_kb` KB:
+    Claude Code's own system blocks, tools, thinking and effort settings (the captured shape in
+    tests/integration/claude_code_requests.py), then Read tool calls and their results. Each
+    assistant turn starts with its signed thinking block, as Claude Code sends it back (the
+    Bedrock stand-in's own, so it checks); without one LiteLLM would turn thinking off."""
+    messages: list[dict[str, Any]] = [claude_code.user_turn("Fix the settings loader.")]
+    request = claude_code.body(MODEL_GROUP, SESSION_ID, messages, stream=stream)
+    user_id = {"device_id": "0" * 64, "account_uuid": "", "session_id": SESSION_ID}
+    request["metadata"] = {"user_id": json.dumps(user_id, separators=(",", ":"))}
+    thinking = {
+        "type": "thinking",
+        "thinking": REASONING_TEXT,
+        "signature": sign_reasoning(REASONING_TEXT),
+    }
+    turn = 0
+    while len(json.dumps(request)) < prompt_kb * 1024:
+        result = _SECRETS + _SOURCE_LINES * 8 if turn % 4 == 0 else _SOURCE_LINES * 10
+        call_id = f"toolu_{turn:04d}"
+        messages += [
+            {
+                "role": "assistant",
+                "content": [
+                    thinking,
+                    {"type": "text", "text": f"Reading file {turn}."},
+                    {
+                        "type": "tool_use",
+                        "id": call_id,
+                        "name": "Read",
+                        "input": {"file_path": f"/work/f{turn}.py"},
+                    },
+                ],
+            },
+            {
+                "role": "user",
+                "content": [{"type": "tool_result", "tool_use_id": call_id, "content": result}],
+            },
+        ]
+        turn += 1
+    return request
+
+
+def messages_body(prompt_kb: int = DEFAULT_PROMPT_KB, *, stream: bool = True) -> bytes:
+    return json.dumps(messages_request(prompt_kb, stream=stream)).encode()

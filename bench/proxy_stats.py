@@ -91,15 +91,19 @@ def cpu_seconds(pid: int) -> float:
     return 0.0 if fields is None else (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
 
 
+def rss_bytes(pid: int) -> int:
+    """Resident memory of one process alone (0 once it is gone)."""
+    try:
+        return int((PROC / str(pid) / "statm").read_text().split()[1]) * _PAGE_SIZE
+    except OSError:
+        return 0
+
+
 def sample(pids: list[int]) -> Sample:
     """CPU (user + system) and RSS summed over `pids` and their descendants."""
     cpu = 0.0
-    rss_pages = 0
+    rss = 0
     for pid in with_descendants(pids):
-        try:
-            statm = (PROC / str(pid) / "statm").read_text()
-        except OSError:  # gone meanwhile
-            continue
         cpu += cpu_seconds(pid)
-        rss_pages += int(statm.split()[1])
-    return Sample(cpu_seconds=cpu, rss_bytes=rss_pages * _PAGE_SIZE)
+        rss += rss_bytes(pid)
+    return Sample(cpu_seconds=cpu, rss_bytes=rss)

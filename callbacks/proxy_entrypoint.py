@@ -42,6 +42,15 @@ local_routes = _local_routes()
 
 REFERENCE = re.compile(r"\$\{([A-Z][A-Z0-9_]*)\}")
 RUNTIME_DIR_VARIABLE = "LLMOPS_RUNTIME_DIR"
+# What the kit tunes for the capacity of one proxy, against LiteLLM's defaults
+# (bench/capacity.py measures both; README "Capacity of one proxy"). LiteLLM sets Python's
+# garbage-collector thresholds from PYTHON_GC_THRESHOLD (gen0,gen1,gen2) at start. With
+# Python's young generation of 700 objects, a worker parsing large prompts collects several
+# times per request and promotes what in-flight requests still hold to the old generation,
+# whose collections walk the whole heap LiteLLM builds at start. A larger young generation
+# lets a request's objects die first; gen1 and gen2 keep Python's defaults, so full
+# collections are still scheduled as Python schedules them. An empty value: Python's defaults.
+CAPACITY_ENVIRONMENT = {"PYTHON_GC_THRESHOLD": "20000,10,10"}
 # What LiteLLM is told besides the config. In its default DEV mode LiteLLM loads a `.env` on
 # its own, the first one found walking up from its install directory: with the kit's .venv
 # inside the repository, that is the user's `.env`, whose DATABASE_URL is Langfuse's. The
@@ -49,6 +58,7 @@ RUNTIME_DIR_VARIABLE = "LLMOPS_RUNTIME_DIR"
 # runs in PRODUCTION mode, which only turns that loading off. The API docs (`/`, `/redoc`,
 # `/openapi.json`) are served to anyone without a key: off (each can be set back).
 LITELLM_ENVIRONMENT = {
+    **CAPACITY_ENVIRONMENT,
     "LITELLM_LOCAL_MODEL_COST_MAP": "True",
     # LiteLLM would otherwise fetch its beta-flag map from GitHub at the first /v1/messages.
     "LITELLM_LOCAL_ANTHROPIC_BETA_HEADERS": "True",
