@@ -104,7 +104,7 @@ def test_a_truncated_archive_is_refused(
     data = path.read_bytes()
     path.write_bytes(data[: int(len(data) * keep)])
 
-    with pytest.raises(ArchiveDamaged, match="truncated|damaged|authenticate|missing"):
+    with pytest.raises(ArchiveDamaged, match=r"truncated|damaged|authenticate|missing"):
         backup_archive.read(path, restored_into(tmp_path), passphrase)
 
 
