@@ -40,7 +40,7 @@ class Traffic:
     """Requests sent through the proxy while the backup runs."""
 
     statuses: list[int] = field(default_factory=list)
-    users: list[str] = field(default_factory=list)
+    sessions: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -52,13 +52,18 @@ class Backed:
     env_text: str
 
 
-def _chat(stack: StackEnv, key: str, user: str) -> int:
+def _chat(stack: StackEnv, key: str, session: str) -> int:
     model = yaml.safe_load(stack.config_file.read_text())["model_list"][0]["model_name"]
     try:
         answer = httpx.post(
             f"{stack.proxy_url}/v1/chat/completions",
             headers={"Authorization": f"Bearer {key}"},
-            json={"model": model, "messages": [{"role": "user", "content": "Hi."}], "user": user},
+            # The key names the trace's user; the session id tells the requests apart.
+            json={
+                "model": model,
+                "messages": [{"role": "user", "content": "Hi."}],
+                "litellm_session_id": session,
+            },
             timeout=60,
         )
     except httpx.TransportError:
@@ -127,9 +132,9 @@ def backed(testbed_image: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
 
         def send() -> None:
             while not done.is_set():
-                user = f"backup-flow-{len(traffic.users)}"
-                traffic.users.append(user)
-                traffic.statuses.append(_chat(stack, ALICE["key"], user))
+                session = f"backup-flow-{len(traffic.sessions)}"
+                traffic.sessions.append(session)
+                traffic.statuses.append(_chat(stack, ALICE["key"], session))
 
         sender = threading.Thread(target=send)
         sender.start()
@@ -153,13 +158,13 @@ def test_requests_during_a_backup_all_succeed_and_every_trace_arrives(backed: Ba
     assert traffic.statuses, "no request was sent while the backup ran"
     assert set(traffic.statuses) == {200}, traffic.statuses
 
-    deadline, missing = time.monotonic() + TRACE_TIMEOUT_S, set(traffic.users)
+    deadline, missing = time.monotonic() + TRACE_TIMEOUT_S, set(traffic.sessions)
     while missing and time.monotonic() < deadline:
         spans = httpx.get(f"{backed.stack.web_url}/_fake/spans", timeout=10).json()
         seen = {v for span in spans for v in span["attributes"].values() if isinstance(v, str)}
         missing -= seen
         time.sleep(1)
-    assert not missing, f"{len(missing)} of {len(traffic.users)} traces never reached Langfuse"
+    assert not missing, f"{len(missing)} of {len(traffic.sessions)} traces never reached Langfuse"
 
 
 def test_the_archive_is_private_and_lists_every_store(backed: Backed) -> None:
