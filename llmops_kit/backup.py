@@ -41,10 +41,14 @@ def archives_of(out_dir: Path, project: str) -> list[Path]:
     return sorted(found, key=lambda p: p.name)
 
 
-def prune(out_dir: Path, project: str, keep: int) -> list[Path]:
-    """Delete all but the newest `keep` archives of the project; returns what was deleted."""
+def _check_keep(keep: int) -> None:
     if keep < 1:
         raise KitError(f"--keep {keep} would delete every backup", fix="Pass --keep 1 or more.")
+
+
+def prune(out_dir: Path, project: str, keep: int) -> list[Path]:
+    """Delete all but the newest `keep` archives of the project; returns what was deleted."""
+    _check_keep(keep)
     doomed = archives_of(out_dir, project)[:-keep]
     for path in doomed:
         path.unlink()
@@ -75,11 +79,14 @@ def stack_images(project: ComposeProject) -> dict[str, str]:
 
 
 def _size(nbytes: int) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if nbytes < 1024 or unit == "GB":
-            return f"{nbytes:.0f} {unit}" if unit == "B" else f"{nbytes:.1f} {unit}"
-        nbytes /= 1024  # type: ignore[assignment]
-    raise AssertionError("unreachable")
+    if nbytes < 1024:
+        return f"{nbytes} B"
+    scaled = nbytes / 1024
+    for unit in ("KB", "MB"):
+        if scaled < 1024:
+            return f"{scaled:.1f} {unit}"
+        scaled /= 1024
+    return f"{scaled:.1f} GB"
 
 
 class _Parts:
@@ -159,8 +166,8 @@ def create_backup(
     left behind. With `keep`, older archives of the same project beyond the newest `keep`
     are deleted once this one is complete.
     """
-    if keep is not None and keep < 1:
-        raise KitError(f"--keep {keep} would delete every backup", fix="Pass --keep 1 or more.")
+    if keep is not None:
+        _check_keep(keep)  # before any work, not after it
     values = settings.load(env_file)
     project = ComposeProject(values, on_output=lambda line: None)
     out_dir = out_dir or values.root / DEFAULT_DIR_NAME

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from . import backup_crypto
-from .backup_crypto import ArchiveDamaged
+from .backup_crypto import DAMAGED_FIX, ArchiveDamaged
 from .errors import KitError
 
 FORMAT = 1
@@ -31,7 +31,6 @@ MANIFEST = "manifest.json"
 MANIFEST_DIGEST = "manifest.sha256"
 PARTS_DIR = "parts"
 _COPY_BUFFER = 1 << 20
-DAMAGED_FIX = "Restore another copy of the archive; this one cannot be trusted."
 
 
 @dataclass(frozen=True)

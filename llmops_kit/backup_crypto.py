@@ -35,6 +35,7 @@ _HEADER = struct.Struct(">8sBBBB16s16s7s")  # magic, version, log2 n, r, p, salt
 _RECORD = struct.Struct(">I")
 _TAG_BYTES = 16
 PASSPHRASE_FIX = "Pass the passphrase file the backup was made with (--passphrase-file)."
+DAMAGED_FIX = "Restore another copy of the archive; this one cannot be trusted."
 
 
 class ArchiveDamaged(KitError):
@@ -67,7 +68,7 @@ def read_passphrase(path: Path) -> bytes:
 
 def _derive(passphrase: bytes, salt: bytes, log2_n: int, r: int, p: int) -> tuple[bytes, bytes]:
     if not 10 <= log2_n <= 22 or not 1 <= r <= 32 or not 1 <= p <= 16:
-        raise ArchiveDamaged("the archive's encryption header is damaged", fix=None)
+        raise ArchiveDamaged("the archive's encryption header is damaged", fix=DAMAGED_FIX)
     material = Scrypt(salt=salt, length=48, n=1 << log2_n, r=r, p=p).derive(passphrase)
     return material[:32], material[32:]
 
@@ -122,7 +123,9 @@ def unseal(sealed: Path, plain: Path, passphrase: bytes) -> None:
         while True:
             size = _RECORD.unpack(_read_exact(source, _RECORD.size))[0]
             if not _TAG_BYTES <= size <= CHUNK + _TAG_BYTES:
-                raise ArchiveDamaged(f"encrypted record {index} has a damaged length", fix=None)
+                raise ArchiveDamaged(
+                    f"encrypted record {index} has a damaged length", fix=DAMAGED_FIX
+                )
             record = _read_exact(source, size)
             last = not source.peek(1)
             try:
@@ -131,7 +134,7 @@ def unseal(sealed: Path, plain: Path, passphrase: bytes) -> None:
                 raise ArchiveDamaged(
                     f"encrypted record {index} does not authenticate: the archive was "
                     "changed or cut short after it was written",
-                    fix="Restore another copy of the archive; this one cannot be trusted.",
+                    fix=DAMAGED_FIX,
                 ) from None
             if last:
                 return
