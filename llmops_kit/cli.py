@@ -15,7 +15,9 @@ import typer
 from typer.core import TyperGroup
 
 from . import console, settings
+from .commands import backup as backup_command
 from .commands import export as export_command
+from .commands import restore as restore_command
 from .errors import KitError
 
 
@@ -361,6 +363,8 @@ def proxy(
 
 
 app.add_typer(export_command.app, name="export")
+app.command("backup")(backup_command.command)
+app.command("restore")(restore_command.command)
 
 
 # -- developer keys: llmops_kit/commands/keys.py

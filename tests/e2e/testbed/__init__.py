@@ -9,7 +9,7 @@ network, environment wiring, ports and healthchecks stay as production defines t
 What each service runs in the test bed:
     postgres, litellm-postgres   Debian's PostgreSQL (bin/postgres-standin)
     redis                        Debian's redis-server (bin/redis-standin)
-    clickhouse                   clickhouse.py: the HTTP /ping probe only
+    clickhouse                   clickhouse.py: HTTP interface, SQLite SQL, data in its volume
     minio                        s3.py: moto's S3 server, bucket `langfuse`, MinIO's health API
     langfuse-web, -worker        the Langfuse stand-in, tests/fakes/langfuse
     litellm                      the real LiteLLM proxy from the venv, without a database

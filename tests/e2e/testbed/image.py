@@ -27,6 +27,8 @@ from pathlib import Path
 IMAGE_REPOSITORY = "llmops-testbed"
 STANDIN_BIN = Path(__file__).resolve().parent / "bin"
 TOOLS_DIR = "opt/testbed/bin"
+CLICKHOUSE_UID = 101
+CLICKHOUSE_DIRS = ("var/lib/clickhouse", "var/log/clickhouse-server")
 
 PASSWD = """\
 root:x:0:0:root:/root:/bin/sh
@@ -89,6 +91,9 @@ def _entries(paths: HostPaths) -> Iterator[tarfile.TarInfo | tuple[tarfile.TarIn
         yield directory(name)
     for name in ("var", "var/lib", "var/lib/postgresql", "var/log"):
         yield directory(name)
+    # As in clickhouse-server's image: its volumes start owned by the server's user.
+    for name in CLICKHOUSE_DIRS:
+        yield directory(name, 0o750)
     yield directory("tmp", 0o1777)
     yield directory("var/tmp", 0o1777)
     for name in ("bin", "lib", "lib64", "sbin"):
@@ -119,6 +124,9 @@ def rootfs_tar(paths: HostPaths) -> bytes:
         for entry in _entries(paths):
             info, content = entry if isinstance(entry, tuple) else (entry, None)
             info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "root", "root"
+            if info.name in CLICKHOUSE_DIRS:
+                info.uid = info.gid = CLICKHOUSE_UID
+                info.uname = info.gname = "clickhouse"
             tar.addfile(info, io.BytesIO(content) if content is not None else None)
     return buffer.getvalue()
 
