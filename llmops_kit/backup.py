@@ -72,12 +72,6 @@ def _require_running(project: ComposeProject) -> None:
         )
 
 
-def stack_images(project: ComposeProject) -> dict[str, str]:
-    """Each service's image as the compose files (and overlays) resolve it."""
-    services = project.config().get("services", {})
-    return {name: str(spec.get("image", "")) for name, spec in sorted(services.items())}
-
-
 def _size(nbytes: int) -> str:
     if nbytes < 1024:
         return f"{nbytes} B"
@@ -184,7 +178,7 @@ def create_backup(
             kit_version=__version__,
             created_at=started.strftime("%Y-%m-%dT%H:%M:%SZ"),
             project=project.name,
-            images=stack_images(project),
+            images=project.images(),
             parts=tuple(parts.parts),
             notes=tuple(parts.notes),
         )

@@ -313,7 +313,7 @@ class ComposeProject:
     def images(self) -> dict[str, str]:
         """Each service's resolved image reference (tag or digest), as compose pulls it."""
         services = self.config().get("services", {})
-        return {name: spec["image"] for name, spec in services.items() if spec.get("image")}
+        return {name: spec["image"] for name, spec in sorted(services.items()) if spec.get("image")}
 
     def services(self) -> list[str]:
         """The service names the compose files define, sorted (compose's order varies)."""

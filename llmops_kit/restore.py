@@ -23,7 +23,6 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from . import __version__, backup_archive, backup_stores, console, service_health, settings
-from .backup import stack_images
 from .backup_archive import Manifest
 from .compose import PROXY_SERVICE, ComposeProject
 from .errors import KitError
@@ -163,7 +162,7 @@ def restore_backup(
         parts = work / backup_archive.PARTS_DIR
         values = _target_settings(env_file, parts / "env")
         project = ComposeProject(values, on_output=lambda line: None)
-        problems = compatibility_problems(manifest, stack_images(project))
+        problems = compatibility_problems(manifest, project.images())
         if problems:
             raise KitError(
                 "this archive cannot be restored here: " + "; ".join(problems),

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import bundle_load, console, image_pull, service_health, settings, upgrade_plan
+from ..backup import create_backup
 from ..compose import ComposeProject
 from ..errors import HealthTimeout, KitError
 from . import open_project, shown_path
@@ -46,12 +47,6 @@ def rollback_lines(env_file: Path, archive: Path, running: Sequence[str]) -> lis
         "  git checkout <the kit version you came from>   # it pinned: " + ", ".join(running),
         f"  python manage_langfuse.py restore {shown_path(archive)} --yes --env-file {env}",
     ]
-
-
-def _default_backup(env_file: Path) -> Path:
-    from ..backup import create_backup  # built beside this command (issue 15)
-
-    return create_backup(env_file)
 
 
 def _pull_missing(project: ComposeProject, services: Sequence[str]) -> None:
@@ -91,7 +86,7 @@ def run(
     if not yes and not confirmed("Back up, then upgrade these services?"):
         console.info("nothing was changed; pass --yes to upgrade without the question")
         return console.EXIT_FAILED
-    archive = (backup or _default_backup)(env_file)
+    archive = (backup or create_backup)(env_file)
     console.success(f"backup written: {shown_path(archive)}")
     before = sorted({c.running for c in plan.changes if c.running})
     try:

@@ -143,7 +143,7 @@ def test_a_refused_upgrade_neither_backs_up_nor_touches_a_container(
     kit: Kit, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     backups: list[Path] = []
-    monkeypatch.setattr(upgrade_command, "_default_backup", backups.append)
+    monkeypatch.setattr(upgrade_command, "create_backup", backups.append)
     pin(kit, {**PINNED, "langfuse-web": f"{WEB}:6.0.0", "langfuse-worker": f"{WORKER}:6.0.0"})
     outcome = kit.run("upgrade", "--yes")
     assert outcome.code == 1
@@ -155,7 +155,7 @@ def test_a_refused_upgrade_neither_backs_up_nor_touches_a_container(
 
 def test_an_unchanged_stack_is_left_alone(kit: Kit, monkeypatch: pytest.MonkeyPatch) -> None:
     backups: list[Path] = []
-    monkeypatch.setattr(upgrade_command, "_default_backup", backups.append)
+    monkeypatch.setattr(upgrade_command, "create_backup", backups.append)
     pin(kit, RUNNING)
     outcome = kit.run("upgrade", "--yes")
     assert outcome.code == 0
@@ -165,7 +165,7 @@ def test_an_unchanged_stack_is_left_alone(kit: Kit, monkeypatch: pytest.MonkeyPa
 
 def test_without_yes_a_no_changes_nothing(kit: Kit, monkeypatch: pytest.MonkeyPatch) -> None:
     backups: list[Path] = []
-    monkeypatch.setattr(upgrade_command, "_default_backup", backups.append)
+    monkeypatch.setattr(upgrade_command, "create_backup", backups.append)
     pin(kit, PINNED)
     outcome = kit.run("upgrade", stdin="n\n")
     assert outcome.code == 1
@@ -186,7 +186,7 @@ def test_an_upgrade_backs_up_then_recreates_after_dependencies_then_tests(
         steps.append("test")
         return 0
 
-    monkeypatch.setattr(upgrade_command, "_default_backup", backup)
+    monkeypatch.setattr(upgrade_command, "create_backup", backup)
     monkeypatch.setattr(upgrade_command, "_end_to_end_test", end_to_end)
     pin(kit, PINNED)
     model = {
