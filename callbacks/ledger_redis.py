@@ -2,7 +2,9 @@
 ledger.py. Admission, settlement and lapse are each one Lua script, so every check and write of
 a request is atomic across proxies. Keys (one Redis, no cluster): `llmops:ledger:` then
 `spend:<scope>:<period>` (integer micro-dollars), `holds:<scope>:<period>` (hold id ->
-"micros:lapse_at") and `minute:<scope>:<minute>` (requests, tokens; expire after 2 minutes).
+"micros:lapse_at:boot:lapse_mono", ledger.py says why two clocks) and `minute:<scope>:<minute>`
+(requests, tokens; expire after 2 minutes). A hold placed by a proxy on another host (or boot)
+lapses by its wall-clock `lapse_at`.
 """
 
 from __future__ import annotations
@@ -12,27 +14,37 @@ from typing import Any
 
 import redis
 
-from .ledger import LedgerUnavailable, Refusal, Scope, Usage, minute_of
+from .ledger import LapseClock, LedgerUnavailable, Refusal, Scope, Usage, minute_of
 
 PREFIX = "llmops:ledger:"
 TIMEOUT_S = 0.5
 
-# Shared by the scripts: ARGV[1..6] = now, minute, hold id, micros/tokens, lapse_at, scope
-# count; then 5 values per scope: name, period, budget, rpm, tpm (-1 = none).
+# Shared by the scripts: ARGV[1..9] = now, minute, hold id, micros/tokens, lapse_at, boot,
+# monotonic now, lapse_mono, scope count; then 5 values per scope: name, period, budget, rpm,
+# tpm (-1 = none).
 _COMMON = """
 local P = KEYS[1]
 local now, minute, id = tonumber(ARGV[1]), ARGV[2], ARGV[3]
-local n = tonumber(ARGV[6])
+local boot, mono = ARGV[6], tonumber(ARGV[7])
+local n = tonumber(ARGV[9])
 local function scope(i)
-  local b = 7 + i * 5
+  local b = 10 + i * 5
   return ARGV[b], ARGV[b + 1], tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3]), tonumber(ARGV[b + 4])
+end
+-- micros, lapse_at, boot, lapse_mono of a hold (a hold from before boots were kept: '' '')
+local function parse(value)
+  return string.match(value, '^(%d+):([^:]+):?([^:]*):?([^:]*)$')
+end
+local function live(hboot, hmono, lapse)
+  if hboot == boot and hmono ~= '' then return tonumber(hmono) > mono end
+  return tonumber(lapse) > now
 end
 local function held(key)
   local total, all = 0, redis.call('HGETALL', key)
   for i = 1, #all, 2 do
-    local micros, lapse = string.match(all[i + 1], '^(%d+):(.+)$')
-    if tonumber(lapse) <= now then redis.call('HDEL', key, all[i])
-    else total = total + tonumber(micros) end
+    local micros, lapse, hboot, hmono = parse(all[i + 1])
+    if live(hboot, hmono, lapse) then total = total + tonumber(micros)
+    else redis.call('HDEL', key, all[i]) end
   end
   return total
 end
@@ -41,7 +53,7 @@ end
 _ADMIT = (
     _COMMON
     + """
-local micros, lapse = ARGV[4], ARGV[5]
+local hold = ARGV[4] .. ':' .. ARGV[5] .. ':' .. boot .. ':' .. ARGV[8]
 for i = 0, n - 1 do
   local name, period, budget, rpm, tpm = scope(i)
   if rpm >= 0 or tpm >= 0 then
@@ -60,7 +72,7 @@ end
 for i = 0, n - 1 do
   local name, period, budget, rpm, tpm = scope(i)
   if budget >= 0 then
-    redis.call('HSET', P .. 'holds:' .. name .. ':' .. period, id, micros .. ':' .. lapse)
+    redis.call('HSET', P .. 'holds:' .. name .. ':' .. period, id, hold)
   end
   if rpm >= 0 or tpm >= 0 then
     local mk = P .. 'minute:' .. name .. ':' .. minute
@@ -76,6 +88,7 @@ _SETTLE = (
     _COMMON
     + """
 local micros, tokens = tonumber(ARGV[4]), tonumber(ARGV[5])
+-- ARGV[5] carries the tokens here, not a lapse
 for i = 0, n - 1 do
   local name, period, budget, rpm, tpm = scope(i)
   redis.call('HDEL', P .. 'holds:' .. name .. ':' .. period, id)
@@ -95,14 +108,15 @@ return false
 _LAPSE = (
     _COMMON
     + """
-local lapse = tonumber(ARGV[5])
 for i = 0, n - 1 do
   local name, period = scope(i)
   local key = P .. 'holds:' .. name .. ':' .. period
   local value = redis.call('HGET', key, id)
   if value then
-    local micros, old = string.match(value, '^(%d+):(.+)$')
-    if lapse < tonumber(old) then redis.call('HSET', key, id, micros .. ':' .. ARGV[5]) end
+    local micros, lapse, hboot, hmono = parse(value)
+    if tonumber(ARGV[5]) < tonumber(lapse) then lapse = ARGV[5] end
+    if hboot ~= boot or hmono == '' or tonumber(ARGV[8]) < tonumber(hmono) then hmono = ARGV[8] end
+    redis.call('HSET', key, id, micros .. ':' .. lapse .. ':' .. boot .. ':' .. hmono)
   end
 end
 return false
@@ -117,7 +131,8 @@ def _none(value: int | None) -> int:
 class RedisLedger:
     """A ledger in Redis; every failure to reach it is a LedgerUnavailable."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, clock: LapseClock | None = None) -> None:
+        self._clock = clock or LapseClock.of_host()
         self._client = redis.Redis.from_url(
             url, socket_timeout=TIMEOUT_S, socket_connect_timeout=TIMEOUT_S
         )
@@ -125,8 +140,19 @@ class RedisLedger:
         self._settle = self._client.register_script(_SETTLE)
         self._lapse = self._client.register_script(_LAPSE)
 
-    def _run(self, script: Any, scopes: Sequence[Scope], args: Sequence[object]) -> Any:
-        values: list[object] = [*args, len(scopes)]
+    def _run(
+        self,
+        script: Any,
+        scopes: Sequence[Scope],
+        now: float,
+        hold_id: str,
+        amount: int,
+        lapse_at: float,
+    ) -> Any:
+        """One script: the ARGV layout of _COMMON, the lapses counted from this boot's clock."""
+        mono = self._clock.monotonic()
+        values: list[object] = [repr(now), minute_of(now), hold_id, amount, repr(lapse_at)]
+        values += [self._clock.boot, repr(mono), repr(mono + (lapse_at - now)), len(scopes)]
         for scope in scopes:
             values += [scope.name, scope.period, *map(_none, (scope.budget, scope.rpm, scope.tpm))]
         try:
@@ -139,9 +165,7 @@ class RedisLedger:
     def admit(
         self, scopes: Sequence[Scope], hold_id: str, micros: int, now: float, lapse_at: float
     ) -> Refusal | None:
-        result = self._run(
-            self._admit, scopes, [repr(now), minute_of(now), hold_id, micros, repr(lapse_at)]
-        )
+        result = self._run(self._admit, scopes, now, hold_id, micros, lapse_at)
         if not result:
             return None
         index, kind, used = result
@@ -150,10 +174,11 @@ class RedisLedger:
     def settle(
         self, scopes: Sequence[Scope], hold_id: str, micros: int, tokens: int, now: float
     ) -> None:
-        self._run(self._settle, scopes, [repr(now), minute_of(now), hold_id, micros, tokens])
+        # The settle script reads the tokens where the others read a lapse (ARGV[5]).
+        self._run(self._settle, scopes, now, hold_id, micros, tokens)
 
-    def lapse(self, scopes: Sequence[Scope], hold_id: str, lapse_at: float) -> None:
-        self._run(self._lapse, scopes, [0, 0, hold_id, 0, repr(lapse_at)])
+    def lapse(self, scopes: Sequence[Scope], hold_id: str, now: float, lapse_at: float) -> None:
+        self._run(self._lapse, scopes, now, hold_id, 0, lapse_at)
 
     def usage(self, scope: Scope, now: float) -> Usage:
         try:
@@ -166,10 +191,12 @@ class RedisLedger:
             raise LedgerUnavailable(
                 f"the Redis ledger cannot be reached ({type(error).__name__})"
             ) from None
+        mono = self._clock.monotonic()
         held = 0
         for value in holds.values():
-            micros, lapse_at = value.decode().split(":", 1)
-            if float(lapse_at) > now:
+            micros, lapse_at, boot, lapse_mono = [*value.decode().split(":"), "", ""][:4]
+            same_boot = boot == self._clock.boot and lapse_mono != ""
+            if (float(lapse_mono) > mono) if same_boot else (float(lapse_at) > now):
                 held += int(micros)
         requests, tokens = (int(v or 0) for v in minute)
         return Usage(int(spent or 0), held, requests, tokens)

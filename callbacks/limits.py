@@ -298,8 +298,11 @@ class Gate:
 
     def ended(self, hold: Mapping[str, Any]) -> None:
         """The request is over: its hold waits SETTLE_GRACE_S for a late cost, then lapses."""
-        lapse_at = self._clock() + SETTLE_GRACE_S
-        self._apply(lambda ledger, scopes: ledger.lapse(scopes, hold["hold"], lapse_at), hold)
+        now = self._clock()
+        self._apply(
+            lambda ledger, scopes: ledger.lapse(scopes, hold["hold"], now, now + SETTLE_GRACE_S),
+            hold,
+        )
 
     def _apply(self, work: Callable[[Ledger, list[Scope]], None], hold: Mapping[str, Any]) -> None:
         try:

@@ -9,11 +9,12 @@ which is more than Claude's tokenizer gives for text and code.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from . import jsontext
 
 BYTES_PER_TOKEN = 3
 MICROS = 1_000_000
@@ -83,8 +84,7 @@ class Prices:
 def input_tokens(body: Mapping[str, Any]) -> int:
     """An upper estimate of the request's input tokens from the size of what it sends."""
     parts = {name: body[name] for name in _INPUT_FIELDS if name in body}
-    size = len(json.dumps(parts, ensure_ascii=False, default=str).encode("utf-8"))
-    return math.ceil(size / BYTES_PER_TOKEN)
+    return math.ceil(len(jsontext.encode(parts)) / BYTES_PER_TOKEN)
 
 
 def output_tokens(body: Mapping[str, Any], price: RoutePrice, cap: int | None) -> int:

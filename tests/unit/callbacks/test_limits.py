@@ -5,20 +5,20 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import sqlite3
 import textwrap
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import litellm
 import pytest
 
 from callbacks import keys_file, limits
-from callbacks.ledger import LedgerUnavailable, SqliteLedger
+from callbacks.ledger import LapseClock, LedgerUnavailable, Scope, SqliteLedger
 from callbacks.ledger_redis import RedisLedger
 from callbacks.pricing import Prices
 from tests.redis_server import RunningRedis, running_redis
-
-from .doubles import FakeClock
 
 ALICE_KEY = "sk-alice-" + "a" * 32
 BOB_KEY = "sk-bob-" + "b" * 32
@@ -36,6 +36,37 @@ def _body(max_tokens: int = 1000) -> dict:
     }
 
 
+@dataclass
+class HostClock:
+    """The host's two clocks: the wall clock (calendar, minutes), which an admin or NTP may
+    step (`step`), and the monotonic clock of this boot, which only ever advances."""
+
+    now: float
+    mono: float = 1000.0
+    boot: str = "boot-1"
+
+    def __call__(self) -> float:
+        return self.now
+
+    def monotonic(self) -> float:
+        return self.mono
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+        self.mono += seconds
+
+    def step(self, seconds: float) -> None:
+        self.now += seconds
+
+    def lapses(self) -> LapseClock:
+        return LapseClock(self.boot, self.monotonic)
+
+
+@pytest.fixture
+def clock() -> HostClock:
+    return HostClock(NOON)
+
+
 @pytest.fixture(scope="module")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningRedis]:
     with running_redis(tmp_path_factory.mktemp("redis")) as server:
@@ -44,21 +75,17 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningRe
 
 @pytest.fixture(params=["sqlite", "redis"])
 def open_ledger(
-    request: pytest.FixtureRequest, tmp_path: Path
+    request: pytest.FixtureRequest, tmp_path: Path, clock: HostClock
 ) -> Callable[[], SqliteLedger | RedisLedger]:
-    """Opens the ledger afresh each call: a second call is a restarted proxy (or another one)."""
+    """Opens the ledger afresh each call: a second call is a restarted proxy (or another one),
+    on the host's clocks as they are then (a reboot is a new `clock.boot`)."""
     if request.param == "sqlite":
-        return lambda: SqliteLedger(tmp_path / "ledger")
+        return lambda: SqliteLedger(tmp_path / "ledger", clock.lapses())
     server = request.getfixturevalue("redis_server")
     prefix_db = len(request.node.name) % 16  # a fresh database per test: no shared counters
     url = server.url.rsplit("/", 1)[0] + f"/{prefix_db}"
     RedisLedger(url)._client.flushdb()
-    return lambda: RedisLedger(url)
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock(NOON)
+    return lambda: RedisLedger(url, clock.lapses())
 
 
 def _gate(open_ledger, clock, **settings) -> limits.Gate:
@@ -126,9 +153,9 @@ def test_reservation_is_input_size_plus_max_tokens_at_the_routes_prices(open_led
 
     hold = gate.admit(*alice, body, "/v1/chat/completions")
 
-    # 2000 output tokens at $16.50/M, plus 17 input tokens (50 bytes of messages / 3) at the
-    # dearest input price, a 1-hour cache write: $6.60/M.
-    assert hold["micros"] == 33_000 + 113
+    # 2000 output tokens at $16.50/M, plus 15 input tokens (45 bytes of messages as compact
+    # JSON / 3) at the dearest input price, a 1-hour cache write: $6.60/M.
+    assert hold["micros"] == 33_000 + 99
 
 
 def test_without_max_tokens_the_configured_cap_is_reserved(open_ledger, clock) -> None:
@@ -138,7 +165,7 @@ def test_without_max_tokens_the_configured_cap_is_reserved(open_ledger, clock) -
 
     hold = gate.admit(*_alice("budget_usd: 10"), body, "/v1/chat/completions")
 
-    assert hold["micros"] == 66_000 + 113  # 4000 x $16.50/M, and the same input
+    assert hold["micros"] == 66_000 + 99  # 4000 x $16.50/M, and the same input
 
 
 def test_spend_survives_a_restart_and_resets_at_the_period_boundary(open_ledger, clock) -> None:
@@ -320,7 +347,7 @@ def test_count_tokens_is_not_reserved_or_counted(open_ledger, clock) -> None:
     gate.admit(*alice, _body(), "/v1/messages")
 
 
-def test_sqlite_ledger_files_are_private(tmp_path: Path, clock: FakeClock) -> None:
+def test_sqlite_ledger_files_are_private(tmp_path: Path, clock: HostClock) -> None:
     directory = tmp_path / "ledger"
     gate = _gate(lambda: SqliteLedger(directory), clock)
     gate.settle(gate.admit(*_alice("budget_usd: 1"), _body(), "/v1/chat/completions"), 0.1, 1)
@@ -328,3 +355,154 @@ def test_sqlite_ledger_files_are_private(tmp_path: Path, clock: FakeClock) -> No
     modes = {p.name: p.stat().st_mode & 0o777 for p in directory.iterdir()}
     assert directory.stat().st_mode & 0o777 == 0o700
     assert modes == {name: 0o600 for name in modes} and "ledger.sqlite3-wal" in modes
+
+
+# Clocks: the wall clock may be stepped (an admin, NTP after a long drift, a VM resumed);
+# periods follow it, reservations must not.
+
+
+def test_a_wall_clock_stepped_forward_keeps_the_holds_of_requests_in_flight(
+    open_ledger, clock
+) -> None:
+    gate, alice = _gate(open_ledger, clock), _alice("budget_usd: 0.03")
+    gate.admit(*alice, _body(max_tokens=2000), "/v1/chat/completions")  # holds $0.033
+
+    clock.step(limits.HOLD_LIFETIME_S + 3600)  # the same day, four hours later by the wall
+
+    assert _refusal(gate, alice, _body()).type == "budget_exceeded"
+
+
+def test_a_wall_clock_stepped_back_still_lapses_an_ended_requests_hold_after_the_grace(
+    open_ledger, clock
+) -> None:
+    gate, alice = _gate(open_ledger, clock), _alice("budget_usd: 0.01")
+    gate.ended(gate.admit(*alice, _body(), "/v1/chat/completions"))
+
+    clock.step(-3600)
+    clock.advance(limits.SETTLE_GRACE_S + 1)
+
+    assert gate.admit(*alice, _body(), "/v1/chat/completions") is not None
+
+
+def test_holds_survive_a_restart_and_lapse_by_the_wall_clock_after_a_reboot(
+    open_ledger, clock
+) -> None:
+    alice = _alice("budget_usd: 0.01")
+    _gate(open_ledger, clock).admit(*alice, _body(), "/v1/chat/completions")  # then killed
+
+    restarted = _gate(open_ledger, clock)
+    assert _refusal(restarted, alice, _body()).type == "budget_exceeded"
+
+    clock.boot, clock.mono = "boot-2", 5.0  # the host rebooted: its monotonic clock restarted
+    rebooted = _gate(open_ledger, clock)
+    assert _refusal(rebooted, alice, _body()).type == "budget_exceeded"
+    clock.advance(limits.HOLD_LIFETIME_S + 1)
+    assert rebooted.admit(*alice, _body(), "/v1/chat/completions") is not None
+
+
+def _own_scope(key: tuple[str, keys_file.KeyEntry], when: float) -> Scope:
+    """The key's own scope in the period containing `when`."""
+    return limits.scopes_for(*key, when, dt.UTC)[0].scope
+
+
+def test_a_wall_clock_stepped_back_across_midnight_counts_each_cost_once_in_its_period(
+    open_ledger, clock
+) -> None:
+    gate, alice = _gate(open_ledger, clock), _alice("budget_usd: 1, budget_period: day")
+    clock.now = dt.datetime(2026, 12, 6, 23, 59, 30, tzinfo=dt.UTC).timestamp()
+    gate.settle(gate.admit(*alice, _body(), "/v1/chat/completions"), 1.0, 10)  # Dec 6 spent
+    clock.advance(60)  # 00:00:30 on Dec 7: a new day
+    gate.settle(gate.admit(*alice, _body(), "/v1/chat/completions"), 0.25, 10)
+    in_flight = gate.admit(*alice, _body(), "/v1/chat/completions")
+
+    clock.step(-60)  # back to 23:59:30 on Dec 6
+    refused = _refusal(gate, alice, _body())
+    gate.settle(in_flight, 0.5, 10)  # admitted on Dec 7: charged there
+
+    assert "spent $1.00 of its $1.00 daily budget" in refused.message  # not reset, not doubled
+    assert gate.ledger().usage(_own_scope(alice, clock()), clock()).spent == 1_000_000
+    clock.step(60)
+    assert gate.ledger().usage(_own_scope(alice, clock()), clock()).spent == 750_000
+
+
+def test_a_wall_clock_stepped_forward_across_midnight_starts_the_new_day(
+    open_ledger, clock
+) -> None:
+    gate, alice = _gate(open_ledger, clock), _alice("budget_usd: 1, budget_period: day")
+    in_flight = gate.admit(*alice, _body(), "/v1/chat/completions")
+    gate.settle(gate.admit(*alice, _body(), "/v1/chat/completions"), 1.0, 10)
+    admitted_on = _own_scope(alice, clock())
+
+    clock.step(13 * 3600)  # 01:00 the next day
+    assert gate.admit(*alice, _body(), "/v1/chat/completions") is not None
+    gate.settle(in_flight, 0.5, 10)
+
+    assert gate.ledger().usage(admitted_on, clock()).spent == 1_500_000
+    assert gate.ledger().usage(_own_scope(alice, clock()), clock()).spent == 0
+
+
+@pytest.mark.parametrize(
+    ("local_start", "hours"),
+    [
+        ("2026-03-08", 23),  # New York springs forward
+        ("2026-11-01", 25),  # and falls back
+        ("2026-12-06", 24),
+    ],
+)
+def test_a_day_in_the_budget_timezone_lasts_as_long_as_the_local_day(
+    local_start: str, hours: int
+) -> None:
+    zone = limits.zone_from("America/New_York")
+    start = dt.datetime.combine(dt.date.fromisoformat(local_start), dt.time(), zone).timestamp()
+
+    for offset in (0, 3600 * hours - 1):  # the day's first and last second
+        name, resets_at = limits.period_bounds("day", start + offset, zone)
+        assert name == f"day:{local_start}"
+        assert resets_at.timestamp() - start == 3600 * hours
+
+
+def test_retry_after_on_a_25_hour_day_counts_to_the_real_local_midnight(open_ledger, clock) -> None:
+    zone = limits.zone_from("America/New_York")
+    gate, alice = _gate(open_ledger, clock, zone=zone), _alice("budget_usd: 1, budget_period: day")
+    clock.now = dt.datetime(2026, 11, 1, 4, 30, tzinfo=dt.UTC).timestamp()  # 00:30 EDT
+    gate.settle(gate.admit(*alice, _body(), "/v1/chat/completions"), 2.0, 10)
+
+    refused = _refusal(gate, alice, _body())
+
+    assert refused.headers["retry-after"] == str(int(24.5 * 3600))  # 00:00 EST, 05:00 UTC
+    assert "it resets at 2026-11-02T00:00:00-05:00" in refused.message
+
+
+def test_a_midnight_that_a_dst_change_skips_still_ends_the_day() -> None:
+    zone = limits.zone_from("America/Santiago")  # 2026-09-06 00:00 -04 is 01:00 -03
+    evening = dt.datetime(2026, 9, 5, 23, 59, 59, tzinfo=zone).timestamp()
+
+    name, resets_at = limits.period_bounds("day", evening, zone)
+
+    assert name == "day:2026-09-05"
+    assert resets_at.timestamp() == evening + 1
+    assert limits.period_bounds("day", evening + 1, zone)[0] == "day:2026-09-06"
+
+
+def test_a_ledger_from_before_monotonic_lapses_is_upgraded_in_place(
+    tmp_path: Path, clock: HostClock
+) -> None:
+    directory = tmp_path / "ledger"
+    directory.mkdir()
+    old = sqlite3.connect(directory / "ledger.sqlite3")
+    old.executescript(
+        "CREATE TABLE holds (id TEXT NOT NULL, scope TEXT NOT NULL, period TEXT NOT NULL, "
+        "micros INTEGER NOT NULL, lapse_at REAL NOT NULL, PRIMARY KEY (id, scope));"
+    )
+    alice = _alice("budget_usd: 0.01")
+    scope = _own_scope(alice, clock())
+    old.execute(
+        "INSERT INTO holds VALUES ('h', ?, ?, 20000, ?)", (scope.name, scope.period, clock() + 60)
+    )
+    old.commit()
+    old.close()
+    gate = _gate(lambda: SqliteLedger(directory, clock.lapses()), clock)
+
+    assert _refusal(gate, alice, _body()).type == "budget_exceeded"  # the old hold counts
+    clock.advance(61)
+    assert gate.admit(*alice, _body(), "/v1/chat/completions") is not None  # and lapses
