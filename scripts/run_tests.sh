@@ -34,7 +34,7 @@ say "python environment (.venv, pinned)"
 if [ ! -x .venv/bin/python ]; then
   python3.11 -m venv .venv
 fi
-.venv/bin/pip install -q --disable-pip-version-check -e ".[dev]"
+.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[dev]"
 
 say "docker engine and compose v2"
 .venv/bin/python -m tests.e2e.engine ensure
@@ -43,13 +43,55 @@ say "ruff"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 
-say "pytest"
+# Two pytest processes at once: tests/e2e, which mostly waits on containers, and beside it unit +
+# integration spread over the cores by pytest-xdist (one test file per worker, so a module's
+# proxy stays shared by its tests). Both print in full (e2e's output after the other's); the run
+# fails if either fails, or if neither collected a test. Arguments go to both.
+E2E_LOG=$(mktemp)
+e2e_pid=
+finish_e2e() {
+  # Ctrl-C and errors end the e2e run the way Ctrl-C would: its fixtures tear the stacks down.
+  if [ -n "$e2e_pid" ] && kill -0 "$e2e_pid" 2>/dev/null; then
+    kill -INT "$e2e_pid" 2>/dev/null || true
+    wait "$e2e_pid" 2>/dev/null || true
+    say "pytest tests/e2e (interrupted)"
+    cat "$E2E_LOG"
+  fi
+  rm -f "$E2E_LOG"
+}
+trap finish_e2e EXIT
+trap 'exit 130' INT TERM
+
+say "pytest tests/e2e: started in the background, its output follows"
+set -m # its own process group, so it keeps SIGINT (a background job of a script ignores it)
+.venv/bin/python -m pytest tests/e2e "$@" >"$E2E_LOG" 2>&1 &
+e2e_pid=$!
+set +m
+
+# -n auto: one worker per CPU; PYTEST_XDIST_AUTO_NUM_WORKERS=N overrides it.
+say "pytest: unit and integration (pytest-xdist)"
 set +e
-.venv/bin/python -m pytest "$@"
-code=$?
+.venv/bin/python -m pytest --ignore=tests/e2e -n auto --dist loadfile "$@"
+main_code=$?
+if [ "$main_code" -eq 2 ]; then # interrupted, or a collection error: no reason to wait for e2e
+  kill -INT "$e2e_pid" 2>/dev/null
+fi
+wait "$e2e_pid"
+e2e_code=$?
+e2e_pid=
 set -e
-if [ "$code" -eq 5 ]; then
+
+say "pytest tests/e2e"
+cat "$E2E_LOG"
+
+say "pytest exit codes: unit and integration $main_code, e2e $e2e_code"
+if [ "$main_code" -eq 5 ] && [ "$e2e_code" -eq 5 ]; then
   echo "pytest collected no tests" >&2
   exit 1
 fi
-exit "$code"
+for code in "$main_code" "$e2e_code"; do
+  if [ "$code" -ne 0 ] && [ "$code" -ne 5 ]; then
+    exit "$code"
+  fi
+done
+exit 0

@@ -4,6 +4,9 @@ Every test in tests/e2e is marked `e2e`. Without a reachable engine and compose 
 skipped with one summary line saying how to run them; in CI (CI=true) every test fails
 instead, so a missing engine never passes as green.
 
+Modules marked `takes_stack_down` (they stop or remove the shared stack) run after the other
+e2e modules, which then find the stack up instead of starting it again.
+
 Session fixtures:
     testbed_image   the stand-in image (tests/e2e/testbed/image.py)
     stack_env       an isolated stack (tests/e2e/stack.py); `down -v` at the end, whatever
@@ -42,6 +45,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if E2E_DIR in Path(item.path).parents:
             item.add_marker(pytest.mark.e2e)
+    # A stable sort: file order otherwise, each module's tests together and in order.
+    items.sort(key=lambda item: item.get_closest_marker("takes_stack_down") is not None)
 
 
 @pytest.hookimpl(tryfirst=True)

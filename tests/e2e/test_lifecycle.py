@@ -22,6 +22,8 @@ import yaml
 from llmops_kit import settings
 from tests.e2e.stack import StackEnv, free_port
 
+pytestmark = pytest.mark.takes_stack_down  # it ends with `stop` and `down`
+
 ENTRY = str(settings.REPO_ROOT / "manage_langfuse.py")
 START_TIMEOUT_S = 240
 COMMAND_TIMEOUT_S = START_TIMEOUT_S + 120
