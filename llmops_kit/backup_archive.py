@@ -24,6 +24,7 @@ from typing import Any
 
 from . import backup_crypto
 from .backup_crypto import DAMAGED_FIX, ArchiveDamaged
+from .checksums import sha256_of
 from .errors import KitError
 
 FORMAT = 1
@@ -79,14 +80,6 @@ class Manifest:
             raise ArchiveDamaged(
                 f"the manifest cannot be read ({error})", fix=DAMAGED_FIX
             ) from None
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(_COPY_BUFFER):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def describe_part(name: str, path: Path, summary: str = "") -> Part:

@@ -30,8 +30,8 @@ from .bundle_load import (
     image_id,
     platform_tag,
     python_tag,
-    sha256_of,
 )
+from .checksums import sha256_of
 from .compose import ComposeProject
 from .errors import KitError
 from .settings import REPO_ROOT

@@ -48,14 +48,6 @@ class BundleError(KitError):
     """The bundle is damaged, not a bundle, or not for this host; nothing was loaded."""
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        while chunk := stream.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def python_tag() -> str:
     """The interpreter the wheels must fit, e.g. cp311."""
     return f"cp{sys.version_info.major}{sys.version_info.minor}"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from llmops_kit import bundle, bundle_load
+from llmops_kit import bundle, bundle_load, checksums
 from tests.fakes.docker_cli import FakeDocker
 
 REFERENCE = "ghcr.io/berriai/litellm:v1.106.2"
@@ -67,7 +67,7 @@ def test_the_manifest_lists_each_file_with_its_size_and_sha256(tmp_path: Path) -
     listed = {entry["path"]: entry for entry in written["files"]}
     assert sorted(listed) == sorted(names[1:])
     images = tmp_path / "stage" / bundle_load.IMAGES
-    assert listed["images.tar"]["sha256"] == bundle_load.sha256_of(images)
+    assert listed["images.tar"]["sha256"] == checksums.sha256_of(images)
     assert listed["images.tar"]["size"] == images.stat().st_size
 
 
