@@ -8,7 +8,8 @@ undelivered spool, `.env` and the keys file (backup_stores says how each is take
 manifest records the kit's version, the images the stack runs and each part's size and
 SHA-256. The archive holds every secret of the stack: mode 0600 in a 0700 folder, and
 sealed with a passphrase when one is given. `upgrade` calls create_backup before it changes
-anything.
+anything, when the compose files already pin the new images: the manifest therefore records
+the images the containers run (the data's versions), and a backup never recreates a service.
 """
 
 from __future__ import annotations
@@ -16,12 +17,12 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from . import __version__, backlog, backup_archive, backup_stores, console, developer_keys, settings
 from .backup_archive import Manifest, Part
-from .compose import PROXY_SERVICE, ComposeProject
+from .compose import PROXY_SERVICE, ComposeProject, ContainerState
 from .errors import KitError
 
 ARCHIVE_PREFIX = "llmops-backup-"
@@ -62,14 +63,24 @@ def private_dir(path: Path) -> None:
         path.chmod(0o700)
 
 
-def _require_running(project: ComposeProject) -> None:
-    running = {c.service for c in project.ps() if c.state == "running"}
+def _require_running(containers: Sequence[ContainerState]) -> None:
+    running = {c.service for c in containers if c.state == "running"}
     missing = [service for service in NEEDED_SERVICES if service not in running]
     if missing:
         raise KitError(
             f"cannot back up: {', '.join(missing)} not running",
             fix="Start the stack first: `python manage_langfuse.py start`.",
         )
+
+
+def archived_images(
+    pinned: Mapping[str, str], containers: Sequence[ContainerState]
+) -> dict[str, str]:
+    """Each service's image as the manifest records it: what its container was created
+    from, else what the compose files pin. The data comes from the running version, and
+    `restore` compares it with the kit that loads it."""
+    running = {c.service: c.image for c in containers if c.image}
+    return dict(sorted({**pinned, **running}.items()))
 
 
 def _size(nbytes: int) -> str:
@@ -166,7 +177,8 @@ def create_backup(
     project = ComposeProject(values, on_output=lambda line: None)
     out_dir = out_dir or values.root / DEFAULT_DIR_NAME
     private_dir(out_dir)
-    _require_running(project)
+    containers = project.ps()
+    _require_running(containers)
     started = dt.datetime.now(dt.UTC)
     archive = out_dir / archive_name(project.name, started, sealed=passphrase is not None)
     progress(f"backing up project {project.name} into {archive}")
@@ -178,7 +190,7 @@ def create_backup(
             kit_version=__version__,
             created_at=started.strftime("%Y-%m-%dT%H:%M:%SZ"),
             project=project.name,
-            images=project.images(),
+            images=archived_images(project.images(), containers),
             parts=tuple(parts.parts),
             notes=tuple(parts.notes),
         )

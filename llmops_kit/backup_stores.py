@@ -248,7 +248,9 @@ def clickhouse_counts(project: ComposeProject, scratch: Path) -> str:
 
 
 def dump_clickhouse(project: ComposeProject, out: Path, *, timeout: float) -> str:
-    """Copy the data directory with the server stopped; always start it again."""
+    """Copy the data directory with the server stopped; always start the same container
+    again (`restart`, not `up`: during an `upgrade` the compose files already pin the new
+    image, and `up` would recreate ClickHouse on it before the backup is even written)."""
     summary = clickhouse_counts(project, out.with_suffix(".count"))
     project.stop([CLICKHOUSE])
     try:
@@ -272,7 +274,7 @@ def dump_clickhouse(project: ComposeProject, out: Path, *, timeout: float) -> st
             stdout=out,
         )
     finally:
-        project.up([CLICKHOUSE], no_deps=True)
+        project.restart([CLICKHOUSE])
         service_health.wait_healthy(project, [CLICKHOUSE], timeout=timeout)
     return summary
 

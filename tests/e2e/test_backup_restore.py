@@ -4,6 +4,12 @@ requests flow through the proxy, `down -v`, a restore, and the same data found a
 One stack of its own for the module (the round trip wipes its volumes). What each store runs
 here: Debian's PostgreSQL for both databases, the ClickHouse stand-in (HTTP interface, data
 in its volume), moto's S3 for MinIO, the real LiteLLM proxy with its SQLite ledger and spool.
+
+Langfuse refuses every export (the stand-in's control API: 503) from before the backup until
+it is written, so the traces of the requests made meanwhile are only in the proxy's spool
+when it is copied; after the wipe and the restore they must reach the new Langfuse, each span
+once. A short export backoff and in-doubt settle time (LLMOPS_EXPORT_MAX_BACKOFF_SECONDS,
+LLMOPS_IN_DOUBT_SETTLE_SECONDS) keep the waits short.
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,7 +26,7 @@ import httpx
 import pytest
 import yaml
 
-from llmops_kit import backup_archive, backup_stores, settings
+from llmops_kit import backlog, backup_archive, backup_stores, settings
 from llmops_kit.backup import create_backup
 from llmops_kit.errors import KitError
 from llmops_kit.restore import restore_backup
@@ -33,6 +39,7 @@ PASSPHRASE = b"e2e backup passphrase, long enough"
 ALICE = {"key": "sk-e2e-alice-" + "a" * 24, "user": "alice@example.com", "budget_usd": 50}
 TRACES = [("t-1", "first"), ("t-2", "second"), ("t-3", "third")]
 OBJECTS = {"events/project/trace-1.json": b'{"id": "trace-1"}', "media/x.png": bytes(range(256))}
+OFFLINE_SESSIONS = [f"langfuse-down-{n}" for n in range(3)]
 
 
 @dataclass
@@ -50,6 +57,12 @@ class Backed:
     traffic: Traffic
     keys_text: str
     env_text: str
+
+
+@dataclass(frozen=True)
+class Restored:
+    stack: StackEnv
+    ledger_before: Path
 
 
 def _chat(stack: StackEnv, key: str, session: str) -> int:
@@ -103,6 +116,43 @@ def _seed(stack: StackEnv, scratch: Path) -> None:
         _s3(stack).put_object(Bucket="langfuse", Key=key, Body=body)
 
 
+def _spans(stack: StackEnv) -> list[dict]:
+    """Every span the Langfuse stand-in stored, duplicates included."""
+    return httpx.get(f"{stack.web_url}/_fake/spans", timeout=10).json()
+
+
+def _sessions(spans: list[dict]) -> set[str]:
+    return {v for span in spans for v in span["attributes"].values() if isinstance(v, str)}
+
+
+def _langfuse_refuses_exports(stack: StackEnv, refuse: bool) -> None:
+    mode = {"mode": "error", "status": 503} if refuse else {"mode": "normal"}
+    httpx.post(f"{stack.web_url}/_fake/mode", json=mode, timeout=10).raise_for_status()
+
+
+def _wait_for_backlog(stack: StackEnv, done: Callable[[int], bool]) -> int:
+    deadline = time.monotonic() + TRACE_TIMEOUT_S
+    while True:
+        spans = backlog.read(stack.project).spans
+        if spans is not None and done(spans):
+            return spans
+        assert time.monotonic() < deadline, f"spool backlog stuck at {spans} spans"
+        time.sleep(0.5)
+
+
+def _spans_per_request(stack: StackEnv, session: str) -> int:
+    """How many spans one request makes, counted on one delivered request."""
+    _wait_for_backlog(stack, lambda spans: spans == 0)
+    return sum(session in _sessions([span]) for span in _spans(stack))
+
+
+def _spooled_span_ids(archive: Path, into: Path) -> list[str]:
+    into.mkdir(mode=0o700)
+    backup_archive.read(archive, into, PASSPHRASE)
+    with sqlite3.connect(into / "parts" / "spool.db") as db:
+        return [row[0] for row in db.execute("SELECT span_id FROM spans")]
+
+
 def _ledger_spend(path: Path) -> list[tuple]:
     with sqlite3.connect(path) as db:
         return db.execute("SELECT scope, period, micros FROM spend ORDER BY 1, 2").fetchall()
@@ -118,6 +168,8 @@ def backed(testbed_image: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
     keys_file.chmod(0o600)
     values = settings.read_env_file(stack.env_file)
     values["LLMOPS_KEYS_FILE"] = "keys/keys.yml"
+    values["LLMOPS_EXPORT_MAX_BACKOFF_SECONDS"] = "2"
+    values["LLMOPS_IN_DOUBT_SETTLE_SECONDS"] = "2"
     settings.write_env_file(stack.env_file, settings.render_env(values))
     try:
         stack.project.run(
@@ -127,6 +179,13 @@ def backed(testbed_image: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
         scratch = directory / "scratch"
         _seed(stack, scratch)
         assert _chat(stack, ALICE["key"], "backup-seed") == 200  # the ledger records spend
+        per_request = _spans_per_request(stack, "backup-seed")
+        assert per_request > 0
+
+        _langfuse_refuses_exports(stack, True)
+        for session in OFFLINE_SESSIONS:
+            assert _chat(stack, ALICE["key"], session) == 200
+        _wait_for_backlog(stack, lambda spans: spans >= per_request * len(OFFLINE_SESSIONS))
 
         traffic, done = Traffic(), threading.Event()
 
@@ -145,6 +204,7 @@ def backed(testbed_image: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
         finally:
             done.set()
             sender.join()
+            _langfuse_refuses_exports(stack, False)
         yield Backed(stack, archive, traffic, keys_file.read_text(), stack.env_file.read_text())
     finally:
         try:
@@ -160,9 +220,7 @@ def test_requests_during_a_backup_all_succeed_and_every_trace_arrives(backed: Ba
 
     deadline, missing = time.monotonic() + TRACE_TIMEOUT_S, set(traffic.sessions)
     while missing and time.monotonic() < deadline:
-        spans = httpx.get(f"{backed.stack.web_url}/_fake/spans", timeout=10).json()
-        seen = {v for span in spans for v in span["attributes"].values() if isinstance(v, str)}
-        missing -= seen
+        missing -= _sessions(_spans(backed.stack))
         time.sleep(1)
     assert not missing, f"{len(missing)} of {len(traffic.sessions)} traces never reached Langfuse"
 
@@ -193,10 +251,13 @@ def test_the_archive_is_private_and_lists_every_store(backed: Backed) -> None:
     )
 
 
-def test_after_down_v_a_restore_brings_back_every_store(backed: Backed, tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def restored(backed: Backed, tmp_path_factory: pytest.TempPathFactory) -> Restored:
+    """The stack wiped (`down -v`, keys file deleted) and restored from the archive."""
     stack = backed.stack
-    ledger_before = tmp_path / "ledger-before.sqlite3"
-    into = tmp_path / "archive"
+    directory = tmp_path_factory.mktemp("restore")
+    ledger_before = directory / "ledger-before.sqlite3"
+    into = directory / "archive"
     into.mkdir(mode=0o700)
     backup_archive.read(backed.archive, into, PASSPHRASE)
     (into / "parts" / "ledger.sqlite3").rename(ledger_before)
@@ -204,7 +265,13 @@ def test_after_down_v_a_restore_brings_back_every_store(backed: Backed, tmp_path
     (stack.env_file.parent / "keys" / "keys.yml").unlink()
 
     restore_backup(stack.env_file, backed.archive, passphrase=PASSPHRASE, timeout=UP_TIMEOUT_S)
+    return Restored(stack, ledger_before)
 
+
+def test_after_down_v_a_restore_brings_back_every_store(
+    backed: Backed, restored: Restored, tmp_path: Path
+) -> None:
+    stack = restored.stack
     for service, user in (("postgres", "postgres"), ("litellm-postgres", "litellm")):
         rows = _psql(stack, service, user, "SELECT v FROM kit_probe ORDER BY v")
         assert rows.splitlines() == [f"{service}-1", f"{service}-2"]
@@ -216,5 +283,19 @@ def test_after_down_v_a_restore_brings_back_every_store(backed: Backed, tmp_path
     assert stack.env_file.read_text() == backed.env_text
     ledger_after = tmp_path / "ledger-after.sqlite3"
     assert backup_stores.dump_sqlite(stack.project, "ledger", ledger_after)
-    assert _ledger_spend(ledger_after) == _ledger_spend(ledger_before) != []
+    assert _ledger_spend(ledger_after) == _ledger_spend(restored.ledger_before) != []
     assert _chat(stack, ALICE["key"], "after-restore") == 200
+
+
+def test_traces_only_in_the_spool_at_backup_reach_langfuse_once_after_restore(
+    backed: Backed, restored: Restored, tmp_path: Path
+) -> None:
+    spooled = _spooled_span_ids(backed.archive, tmp_path / "archive")
+    assert len(spooled) >= len(OFFLINE_SESSIONS), "the archive's spool holds no waiting span"
+    _wait_for_backlog(restored.stack, lambda spans: spans == 0)  # every span acknowledged
+    spans = _spans(restored.stack)
+    assert set(OFFLINE_SESSIONS) <= _sessions(spans)
+    delivered = [span["spanId"].lower() for span in spans]
+    assert {span_id: delivered.count(span_id.lower()) for span_id in spooled} == dict.fromkeys(
+        spooled, 1
+    )

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from llmops_kit import __version__
-from llmops_kit.backup import archive_name, prune
+from llmops_kit.backup import archive_name, archived_images, prune
 from llmops_kit.backup_archive import Manifest
+from llmops_kit.compose import ContainerState
 from llmops_kit.errors import KitError
 from llmops_kit.restore import compatibility_problems, image_version
 
@@ -104,3 +105,15 @@ def test_keep_deletes_only_the_oldest_archives_of_this_project(tmp_path: Path) -
 def test_keep_zero_is_refused(tmp_path: Path) -> None:
     with pytest.raises(KitError, match="would delete every backup"):
         prune(tmp_path, "langfuse", 0)
+
+
+def test_a_backup_taken_mid_upgrade_records_the_images_the_data_came_from() -> None:
+    """`upgrade` backs up after the new kit pins newer images: the archive must name the
+    running ones, or the rollback (restore with the previous kit) would refuse it."""
+    pinned = {**IMAGES, "clickhouse": "clickhouse/clickhouse-server:26.1.2.3"}
+    running = ContainerState(
+        "clickhouse", "kit-clickhouse-1", "running", "healthy", 0, (), IMAGES["clickhouse"]
+    )
+    recorded = archived_images(pinned, [running])
+    assert recorded == IMAGES
+    assert compatibility_problems(manifest(**recorded), IMAGES) == []
