@@ -62,9 +62,11 @@ finish_e2e() {
 trap finish_e2e EXIT
 trap 'exit 130' INT TERM
 
+# e2e on two workers: the shared stack's modules on one, the modules with stacks of their own
+# beside it (tests/e2e/conftest.py); LLMOPS_E2E_WORKERS=N overrides the count.
 say "pytest tests/e2e: started in the background, its output follows"
 set -m # its own process group, so it keeps SIGINT (a background job of a script ignores it)
-.venv/bin/python -m pytest tests/e2e "$@" >"$E2E_LOG" 2>&1 &
+.venv/bin/python -m pytest tests/e2e -n "${LLMOPS_E2E_WORKERS:-2}" --dist loadgroup "$@" >"$E2E_LOG" 2>&1 &
 e2e_pid=$!
 set +m
 

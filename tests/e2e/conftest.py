@@ -7,6 +7,10 @@ instead, so a missing engine never passes as green.
 Modules marked `takes_stack_down` (they stop or remove the shared stack) run after the other
 e2e modules, which then find the stack up instead of starting it again.
 
+Under pytest-xdist (`--dist loadgroup`, as scripts/run_tests.sh runs them) every test using the
+shared stack goes to one worker, in that order; each module with stacks of its own (own
+project name, ports and image tag) is a group of its own, so those run beside the shared one.
+
 Session fixtures:
     testbed_image   the stand-in image (tests/e2e/testbed/image.py)
     stack_env       an isolated stack (tests/e2e/stack.py); `down -v` at the end, whatever
@@ -45,6 +49,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if E2E_DIR in Path(item.path).parents:
             item.add_marker(pytest.mark.e2e)
+            shares_stack = "stack_env" in getattr(item, "fixturenames", ())
+            group = "shared-stack" if shares_stack else item.path.stem
+            item.add_marker(pytest.mark.xdist_group(group))
     # A stable sort: file order otherwise, each module's tests together and in order.
     items.sort(key=lambda item: item.get_closest_marker("takes_stack_down") is not None)
 
