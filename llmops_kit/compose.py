@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ComposeError, ConfigError, DockerError
+from .replicas import compose_variables
 from .settings import BY_NAME, REPO_ROOT, Settings, mask
 
 COMPOSE_FILES = (REPO_ROOT / "compose" / "langfuse.yml", REPO_ROOT / "compose" / "litellm.yml")
@@ -337,9 +338,15 @@ class ComposeProject:
         """The process environment with the resolved settings on top.
 
         Compose then interpolates exactly the values `settings.load()` resolved, derived
-        ones included, whatever the `.env` file leaves empty, and the keys file's folder.
+        ones included, whatever the `.env` file leaves empty, the keys file's folder, and
+        the replicas' shared Redis (replicas.py).
         """
-        return {**os.environ, **self.settings, **keys_mount(self.settings)}
+        return {
+            **os.environ,
+            **self.settings,
+            **keys_mount(self.settings),
+            **compose_variables(self.settings),
+        }
 
     def redact(self, text: str) -> str:
         for secret in self._secrets:
