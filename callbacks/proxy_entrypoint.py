@@ -134,7 +134,7 @@ def take_spool_slot(runtime_dir: Path) -> None:
     os.environ[SPOOL_DIR_VARIABLE] = str(slot.directory)
     # Not waited for: it ends when this process (LiteLLM, after the exec) does.
     subprocess.Popen(
-        [sys.executable, str(Path(replica_spool.__file__)), "adopt", base],
+        [sys.executable, str(Path(replica_spool.__file__)), "adopt", base, str(os.getpid())],
         stdin=subprocess.DEVNULL,
         close_fds=True,
     )

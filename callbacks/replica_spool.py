@@ -10,7 +10,7 @@ restarts takes a free slot again, its own unless another replica is draining it 
 moment, and its delivery process replays the slot's backlog at once.
 
 Scale-down removes containers, not the volume: a removed replica's slot has no holder. Each
-proxy runs an adopter beside it (`python replica_spool.py adopt SPOOL_DIR`), which every
+proxy runs an adopter beside it (`python replica_spool.py adopt SPOOL_DIR PROXY_PID`), which every
 `ADOPT_EVERY_SECONDS` looks for slots that nobody holds and that still hold spans, takes the
 slot's lock (the lease: while it holds it, no new replica and no other adopter uses the
 slot), delivers the spans to Langfuse as the slot's own delivery process would (same worker,
@@ -146,10 +146,9 @@ def adopt_once(base: Path, environ: Mapping[str, str], round_seconds: float) -> 
     return left
 
 
-def adopt_forever(base: Path, environ: Mapping[str, str]) -> None:
-    """Adopt orphaned slots pass after pass, until the proxy that started this process ends."""
-    parent = os.getppid()
-    while os.getppid() == parent:
+def adopt_forever(base: Path, environ: Mapping[str, str], proxy_pid: int) -> None:
+    """Adopt orphaned slots pass after pass, until the proxy `proxy_pid` (its parent) ends."""
+    while os.getppid() == proxy_pid:
         try:
             adopt_once(base, environ, ADOPT_ROUND_SECONDS)
         except Exception:
@@ -159,10 +158,10 @@ def adopt_forever(base: Path, environ: Mapping[str, str]) -> None:
 
 def main(argv: list[str]) -> int:
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING)
-    if len(argv) != 2 or argv[0] != "adopt":
-        print("usage: replica_spool.py adopt SPOOL_DIR", file=sys.stderr)
+    if len(argv) != 3 or argv[0] != "adopt" or not argv[2].isdigit():
+        print("usage: replica_spool.py adopt SPOOL_DIR PROXY_PID", file=sys.stderr)
         return 2
-    adopt_forever(Path(argv[1]), os.environ)
+    adopt_forever(Path(argv[1]), os.environ, int(argv[2]))
     return 0
 
 

@@ -317,9 +317,11 @@ class ComposeProject:
         lines = self.stream(args.add_option("--tail", tail).add_args(services))
         return (_TERMINAL_CODES.sub("", line) for line in lines)
 
-    def exec(self, service: str, command: Sequence[str]) -> str:
-        """Run a command in a running service's container (no TTY) and return its output."""
-        return self.run(Command(["exec", "-T", service]).add_args(command))
+    def exec(self, service: str, command: Sequence[str], *, index: int | None = None) -> str:
+        """Run a command in a running service's container (no TTY) and return its output;
+        `index` picks one of a replicated service's containers (1, 2, ...)."""
+        args = Command(["exec", "-T"]).add_option("--index", index).add_args([service])
+        return self.run(args.add_args(command))
 
     def config(self) -> dict[str, Any]:
         """The resolved project model. It holds secrets: never print it as it is."""

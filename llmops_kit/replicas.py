@@ -44,3 +44,9 @@ def compose_variables(settings: Mapping[str, str]) -> dict[str, str]:
         ROUTER_REDIS_HOST_VARIABLE: REDIS_SERVICE,
         SHARED_LEDGER_URL_VARIABLE: shared_ledger_url(settings),
     }
+
+
+def replica_number(container_name: str) -> int | None:
+    """The replica number compose gives a container (`<project>-<service>-<n>`), if any."""
+    _, _, tail = container_name.rpartition("-")
+    return int(tail) if tail.isdigit() else None

@@ -400,3 +400,68 @@ def test_a_keys_file_beside_env_is_refused_since_its_folder_would_be_mounted(
 
     assert "mkdir -p" in refused.value.fix
     assert "LLMOPS_KEYS_FILE=keys/keys.yml" in refused.value.fix
+
+
+def test_replicas_run_behind_the_balancer_which_alone_publishes_the_proxy_port(
+    tmp_path: Path,
+) -> None:
+    services = resolved_services(write_env(tmp_path / ".env", LLMOPS_PROXY_REPLICAS="3"))
+
+    assert services["litellm"]["deploy"]["replicas"] == 3
+    assert "ports" not in services["litellm"]
+    config = services["litellm-lb"]["volumes"][0]
+    assert (config["source"], config["read_only"]) == (str(REPO / "compose" / "haproxy.cfg"), True)
+    assert config["target"] in services["litellm-lb"]["command"]
+
+
+@pytest.mark.parametrize("replicas", ["1", "3"])
+def test_router_state_and_the_ledger_go_to_proxy_redis_only_with_several_replicas(
+    replicas: str, tmp_path: Path
+) -> None:
+    env_file = write_env(tmp_path / ".env", LLMOPS_PROXY_REPLICAS=replicas)
+    password = settings.load(env_file, {})["LLMOPS_PROXY_REDIS_PASSWORD"]
+
+    environment = resolved_services(env_file)["litellm"]["environment"]
+
+    if replicas == "1":
+        assert environment["LLMOPS_LEDGER_URL"] == ""
+        assert "LLMOPS_ROUTER_REDIS_HOST" not in environment
+    else:
+        assert environment["LLMOPS_LEDGER_URL"] == f"redis://:{password}@proxy-redis:6379/0"
+        assert environment["LLMOPS_ROUTER_REDIS_HOST"] == "proxy-redis"
+    assert environment["LLMOPS_PROXY_REDIS_PASSWORD"] == password
+
+
+def test_a_ledger_url_the_user_set_wins_over_proxy_redis(tmp_path: Path) -> None:
+    env_file = write_env(
+        tmp_path / ".env",
+        LLMOPS_PROXY_REPLICAS="2",
+        LLMOPS_LEDGER_URL="redis://:elsewhere-password@redis.internal:6379/3",
+    )
+
+    environment = resolved_services(env_file)["litellm"]["environment"]
+
+    assert environment["LLMOPS_LEDGER_URL"] == "redis://:elsewhere-password@redis.internal:6379/3"
+
+
+def test_proxy_redis_needs_its_password_keeps_its_data_and_never_evicts(
+    services: dict[str, Any], generated_env: Path
+) -> None:
+    command = services["proxy-redis"]["command"]
+    password = settings.load(generated_env, {})["LLMOPS_PROXY_REDIS_PASSWORD"]
+
+    assert command[command.index("--requirepass") + 1] == password
+    assert password != settings.load(generated_env, {})["REDIS_AUTH"]
+    assert command[command.index("--maxmemory-policy") + 1] == "noeviction"
+    assert command[command.index("--appendonly") + 1] == "yes"
+
+
+@pytest.mark.parametrize("count", ["0", "17", "two"])
+def test_a_replica_count_outside_1_to_16_is_refused(count: str, tmp_path: Path) -> None:
+    env_file = write_env(tmp_path / ".env", LLMOPS_PROXY_REPLICAS=count)
+
+    with pytest.raises(ConfigError) as refused:
+        settings.load(env_file, {})
+
+    assert "LLMOPS_PROXY_REPLICAS" in refused.value.message
+    assert "1 to 16" in refused.value.message
