@@ -37,9 +37,10 @@ READY_TIMEOUT_S = 300.0
 TRACES_TIMEOUT_S = 180.0
 MODEL = "claude-haiku-5-5"
 MASTER = "LITELLM_MASTER_KEY"
-# A budget a handful of small requests spend (the stand-in's prices are the cost map's).
+# About a dozen small requests spend it (the stand-in's prices are the cost map's): one
+# ledger per replica would admit three times as many.
 BUDGET_KEY = {"key": "sk-e2e-budget-" + "c" * 24, "user": "budget@example.com"}
-BUDGET_USD = 0.0005
+BUDGET_USD = 0.0001
 
 
 @dataclass(frozen=True)
@@ -71,8 +72,10 @@ class ReplicaStack:
         response = httpx.post(
             f"{self.stack.proxy_url}/v1/chat/completions", json=body, headers=headers, timeout=120
         )
+        # A stream cut short (its replica died) is a failed request, whatever its status.
+        cut = stream and "data: [DONE]" not in response.text
         return Answer(
-            status=response.status_code,
+            status=0 if cut else response.status_code,
             replica=response.headers.get("x-llmops-replica", ""),
             call_id=response.headers.get("x-litellm-call-id", ""),
             model_id=response.headers.get("x-litellm-model-id", ""),
