@@ -24,12 +24,18 @@ def rows(services: list[str], containers: list[ContainerState]) -> list[tuple[st
     table: list[tuple[str, ...]] = []
     for service in services:
         mine = [c for c in containers if c.service == service]
-        table += [
-            (c.name if len(mine) > 1 else service, c.state, c.health or "-", c.ports) for c in mine
-        ]
+        table += [(_row_name(c, len(mine)), c.state, c.health or "-", c.ports) for c in mine]
         if not mine:
             table.append((service, "not created", "-", ""))
     return table
+
+
+def _row_name(container: ContainerState, containers_of_service: int) -> str:
+    """The service, or `service-n` for replica n of a replicated service."""
+    number = replica_number(container.name)
+    if containers_of_service == 1 or number is None:
+        return container.service
+    return f"{container.service}-{number}"
 
 
 def backlog_lines(project: ComposeProject, containers: list[ContainerState]) -> list[str]:
@@ -38,7 +44,8 @@ def backlog_lines(project: ComposeProject, containers: list[ContainerState]) -> 
     if len(proxies) <= 1:
         return [backlog.describe(backlog.read(project))] if proxies else []
     return [
-        f"{c.name}: {backlog.describe(backlog.read(project, replica=replica_number(c.name)))}"
+        f"{_row_name(c, len(proxies))}: "
+        + backlog.describe(backlog.read(project, replica=replica_number(c.name)))
         for c in proxies
     ]
 

@@ -287,9 +287,9 @@ def test_status_shows_each_replica_and_its_own_backlog(kit: Kit) -> None:
 
     assert outcome.code == 0
     for number in (1, 2, 3):
-        assert f"│ kit-litellm-{number} " in outcome.stdout
+        assert f"│ litellm-{number} " in outcome.stdout
     assert outcome.stderr.splitlines() == [
-        "kit-litellm-1: callback backlog: 0 spans; everything was delivered to Langfuse",
-        "kit-litellm-2: callback backlog: 4 spans waiting for Langfuse, oldest 30 s",
-        "kit-litellm-3: callback backlog: 0 spans; everything was delivered to Langfuse",
+        "litellm-1: callback backlog: 0 spans; everything was delivered to Langfuse",
+        "litellm-2: callback backlog: 4 spans waiting for Langfuse, oldest 30 s",
+        "litellm-3: callback backlog: 0 spans; everything was delivered to Langfuse",
     ]
