@@ -37,10 +37,11 @@ READY_TIMEOUT_S = 300.0
 TRACES_TIMEOUT_S = 180.0
 MODEL = "claude-haiku-5-5"
 MASTER = "LITELLM_MASTER_KEY"
-# About a dozen small requests spend it (the stand-in's prices are the cost map's): one
-# ledger per replica would admit three times as many.
+# Spent within 40 small requests by one shared ledger (each admission reserves the most the
+# request may cost, so the last ones are refused early); a ledger per replica would admit
+# about three times as many, and the loop would end without a refusal.
 BUDGET_KEY = {"key": "sk-e2e-budget-" + "c" * 24, "user": "budget@example.com"}
-BUDGET_USD = 0.0001
+BUDGET_USD = 0.0005
 
 
 @dataclass(frozen=True)
