@@ -37,11 +37,12 @@ READY_TIMEOUT_S = 300.0
 TRACES_TIMEOUT_S = 180.0
 MODEL = "claude-haiku-5-5"
 MASTER = "LITELLM_MASTER_KEY"
-# Spent within 40 small requests by one shared ledger (each admission reserves the most the
-# request may cost, so the last ones are refused early); a ledger per replica would admit
-# about three times as many, and the loop would end without a refusal.
+# One shared ledger admits about a dozen small requests (each admission reserves what the
+# request may cost at most, about 0.0001 USD here, and each costs about 0.000008 USD); a
+# ledger per replica would admit about three times as many.
 BUDGET_KEY = {"key": "sk-e2e-budget-" + "c" * 24, "user": "budget@example.com"}
-BUDGET_USD = 0.0005
+BUDGET_USD = 0.0002
+MAX_BUDGET_REQUESTS = 60
 
 
 @dataclass(frozen=True)
@@ -270,7 +271,7 @@ def test_a_throttled_route_is_skipped_by_every_replica(replicas: ReplicaStack) -
 
 def test_a_budget_holds_across_replicas(replicas: ReplicaStack) -> None:
     answers = []
-    for _ in range(40):
+    for _ in range(MAX_BUDGET_REQUESTS):
         answer = replicas.chat(key=BUDGET_KEY["key"])
         answers.append(answer)
         if answer.status == 429:
