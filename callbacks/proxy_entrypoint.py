@@ -5,8 +5,10 @@ inference-profile prefix inside it (`bedrock/converse/${BEDROCK_PROFILE_PREFIX}.
 So this shim replaces `${NAME}` references with the environment's values, writes the result
 to a runtime directory beside a link to `callbacks/` (LiteLLM loads callbacks relative to the
 config file), and then replaces itself with the LiteLLM CLI. Routes to a local model server,
-when configured, are appended there too (local_routes.py). Standard library and PyYAML (which
-the LiteLLM image ships) only: it runs in the LiteLLM image as it is.
+when configured, are appended there too (local_routes.py). In the compose stack, whose
+replicas share one spool volume (LLMOPS_SPOOL_SLOTS=on), it first takes this proxy's own
+spool slot and starts the adopter of orphaned slots (replica_spool.py). Standard library
+and PyYAML (which the LiteLLM image ships) only: it runs in the LiteLLM image as it is.
 
     python callbacks/proxy_entrypoint.py --config litellm_config.yml [litellm args...]
 """
@@ -17,6 +19,7 @@ import importlib
 import importlib.util
 import os
 import re
+import subprocess
 import sys
 import tempfile
 from collections.abc import Mapping
@@ -42,6 +45,8 @@ local_routes = _local_routes()
 
 REFERENCE = re.compile(r"\$\{([A-Z][A-Z0-9_]*)\}")
 RUNTIME_DIR_VARIABLE = "LLMOPS_RUNTIME_DIR"
+SPOOL_DIR_VARIABLE = "LLMOPS_SPOOL_DIR"
+SPOOL_SLOTS_VARIABLE = "LLMOPS_SPOOL_SLOTS"
 # What the kit tunes for the capacity of one proxy, against LiteLLM's defaults
 # (bench/capacity.py measures both; README "Capacity of one proxy"). LiteLLM sets Python's
 # garbage-collector thresholds from PYTHON_GC_THRESHOLD (gen0,gen1,gen2) at start. With
@@ -121,6 +126,30 @@ def split_config_argument(argv: list[str]) -> tuple[Path, list[str]]:
     return config, rest
 
 
+def take_spool_slot(runtime_dir: Path) -> None:
+    """With LLMOPS_SPOOL_SLOTS=on: spool to this proxy's own slot of LLMOPS_SPOOL_DIR (noted
+    in the runtime directory for `status`) and start the adopter of orphaned slots."""
+    base = os.environ.get(SPOOL_DIR_VARIABLE, "")
+    if os.environ.get(SPOOL_SLOTS_VARIABLE, "").lower() != "on" or not base:
+        return
+    # Imported here, as a package module (it imports its siblings): only the stack needs it.
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from langfuse_v4 import load_package
+
+    replica_spool = importlib.import_module(f"{load_package().__name__}.replica_spool")
+    try:
+        slot = replica_spool.claim_slot(Path(base), runtime_dir)
+    except (OSError, replica_spool.NoFreeSlot) as error:
+        raise SystemExit(f"proxy_entrypoint: no spool slot in {base}: {error}") from None
+    os.environ[SPOOL_DIR_VARIABLE] = str(slot.directory)
+    # Not waited for: it ends when this process (LiteLLM, after the exec) does.
+    subprocess.Popen(
+        [sys.executable, str(Path(replica_spool.__file__)), "adopt", base, str(os.getpid())],
+        stdin=subprocess.DEVNULL,
+        close_fds=True,
+    )
+
+
 def main(argv: list[str]) -> None:
     config, rest = split_config_argument(argv)
     runtime_dir = Path(
@@ -130,6 +159,7 @@ def main(argv: list[str]) -> None:
         rendered = prepare_runtime_config(config, os.environ, runtime_dir)
     except (UnsetVariableError, local_routes.LocalRoutesError) as error:
         raise SystemExit(f"proxy_entrypoint: {error}") from None
+    take_spool_slot(runtime_dir)
     for name, value in LITELLM_ENVIRONMENT.items():
         os.environ.setdefault(name, value)
     command = [sys.executable, "-m", "litellm.proxy.proxy_cli", "--config", str(rendered), *rest]

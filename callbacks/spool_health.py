@@ -2,7 +2,10 @@
 
 Runs as a script inside the proxy container, where the spool volume is:
 
-    python /app/config/callbacks/spool_health.py [SPOOL_DIR]      (default: $LLMOPS_SPOOL_DIR)
+    python /app/config/callbacks/spool_health.py [SPOOL_DIR]
+
+SPOOL_DIR defaults to the proxy's own slot when it took one (replica_spool.py notes it in
+$LLMOPS_RUNTIME_DIR/spool-dir), else $LLMOPS_SPOOL_DIR.
 
 and is imported by spool.py. Standard library only and no package-relative import, so
 both work. Opens the database read-only: reading never disturbs the delivery processes.
@@ -17,10 +20,13 @@ import os
 import sqlite3
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 SPOOL_FILE_NAME = "spool.db"
+# Written by replica_spool.py in the runtime directory: the slot the proxy spools to.
+SLOT_NOTE = "spool-dir"
 IN_DOUBT = "in_doubt"
 COUNTERS = (
     "delivered",
@@ -80,8 +86,17 @@ def read_spool_health(spool_dir: Path) -> dict[str, Any]:
         db.close()
 
 
+def default_spool_dir(environ: Mapping[str, str]) -> str:
+    """The running proxy's spool: its slot when it took one, else LLMOPS_SPOOL_DIR."""
+    note = Path(environ.get("LLMOPS_RUNTIME_DIR") or "/nonexistent") / SLOT_NOTE
+    try:
+        return note.read_text(encoding="utf-8").strip()
+    except OSError:
+        return environ.get("LLMOPS_SPOOL_DIR", "")
+
+
 def main(argv: list[str]) -> int:
-    spool_dir = argv[0] if argv else os.environ.get("LLMOPS_SPOOL_DIR", "")
+    spool_dir = argv[0] if argv else default_spool_dir(os.environ)
     if not spool_dir:
         print("spool_health.py: give the spool directory or set LLMOPS_SPOOL_DIR", file=sys.stderr)
         return 1

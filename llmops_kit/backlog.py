@@ -30,10 +30,11 @@ class Backlog:
     unknown_because: str = ""
 
 
-def read(project: ComposeProject) -> Backlog:
-    """The spool's backlog, as the callback's health reader reports it."""
+def read(project: ComposeProject, *, replica: int | None = None) -> Backlog:
+    """The spool's backlog, as the callback's health reader reports it; of one replica's
+    spool slot when `replica` names it (1, 2, ...)."""
     try:
-        report = json.loads(project.exec(PROXY_SERVICE, HEALTH_COMMAND))
+        report = json.loads(project.exec(PROXY_SERVICE, HEALTH_COMMAND, index=replica))
         return Backlog(
             spans=int(report["backlog_spans"]),
             oldest_age_seconds=report.get("oldest_age_seconds"),

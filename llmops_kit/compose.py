@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ComposeError, ConfigError, DockerError
+from .replicas import compose_variables
 from .settings import BY_NAME, REPO_ROOT, Settings, mask
 
 COMPOSE_FILES = (REPO_ROOT / "compose" / "langfuse.yml", REPO_ROOT / "compose" / "litellm.yml")
@@ -302,9 +303,11 @@ class ComposeProject:
         lines = self.stream(args.add_option("--tail", tail).add_args(services))
         return (_TERMINAL_CODES.sub("", line) for line in lines)
 
-    def exec(self, service: str, command: Sequence[str]) -> str:
-        """Run a command in a running service's container (no TTY) and return its output."""
-        return self.run(Command(["exec", "-T", service]).add_args(command))
+    def exec(self, service: str, command: Sequence[str], *, index: int | None = None) -> str:
+        """Run a command in a running service's container (no TTY) and return its output;
+        `index` picks one of a replicated service's containers (1, 2, ...)."""
+        args = Command(["exec", "-T"]).add_option("--index", index).add_args([service])
+        return self.run(args.add_args(command))
 
     def config(self) -> dict[str, Any]:
         """The resolved project model. It holds secrets: never print it as it is."""
@@ -328,9 +331,15 @@ class ComposeProject:
         """The process environment with the resolved settings on top.
 
         Compose then interpolates exactly the values `settings.load()` resolved, derived
-        ones included, whatever the `.env` file leaves empty, and the keys file's folder.
+        ones included, whatever the `.env` file leaves empty, the keys file's folder, and
+        the replicas' shared Redis (replicas.py).
         """
-        return {**os.environ, **self.settings, **keys_mount(self.settings)}
+        return {
+            **os.environ,
+            **self.settings,
+            **keys_mount(self.settings),
+            **compose_variables(self.settings),
+        }
 
     def redact(self, text: str) -> str:
         for secret in self._secrets:

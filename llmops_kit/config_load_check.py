@@ -30,6 +30,7 @@ import yaml
 
 from .errors import ConfigError
 from .litellm_config import ENV_REFERENCE, callbacks_module
+from .replicas import REDIS_PASSWORD_VARIABLE, ROUTER_REDIS_HOST_VARIABLE
 from .settings import REPO_ROOT
 
 LOAD_TIMEOUT_SECONDS = 180.0
@@ -48,10 +49,14 @@ CALLABLE_SETTINGS = {
 }
 CALLBACK_LISTS = ("callbacks", "success_callback", "failure_callback", "audit_log_callbacks")
 MESSAGE_LIMIT = 300
+# References whose absence is a setting: no router Redis, no shared router state (one proxy;
+# compose/litellm.yml passes both with several, see llmops_kit/replicas.py).
+OPTIONAL_REFERENCES = frozenset({ROUTER_REDIS_HOST_VARIABLE, REDIS_PASSWORD_VARIABLE})
 
 
 def unset_references(document: Any, environ: Mapping[str, str]) -> Iterator[tuple[str, str]]:
-    """(where, NAME) of each `os.environ/NAME` whose NAME is unset or empty in `environ`."""
+    """(where, NAME) of each `os.environ/NAME` whose NAME is unset or empty in `environ`,
+    except the optional ones."""
 
     def walk(value: Any, where: str) -> Iterator[tuple[str, str]]:
         if isinstance(value, Mapping):
@@ -62,7 +67,7 @@ def unset_references(document: Any, environ: Mapping[str, str]) -> Iterator[tupl
                 yield from walk(item, f"{where}[{index}]")
         elif isinstance(value, str) and value.startswith(ENV_REFERENCE):
             name = value[len(ENV_REFERENCE) :]
-            if not environ.get(name):
+            if not environ.get(name) and name not in OPTIONAL_REFERENCES:
                 yield where, name
 
     yield from walk(document, "")

@@ -202,9 +202,19 @@ def _deployments(document: Mapping[str, Any], path: Path) -> list[dict[str, Any]
     return deployments
 
 
+def offline_router_settings(document: Mapping[str, Any]) -> dict[str, Any]:
+    """router_settings without the shared Redis (redis_*): that is the running proxies'
+    business (with several replicas), so a check builds its Router connecting to nothing."""
+    return {
+        name: value
+        for name, value in (document.get("router_settings") or {}).items()
+        if not name.startswith("redis_")
+    }
+
+
 def _load_with_litellm(document: Mapping[str, Any], deployments: list[dict], path: Path) -> None:
     """Build LiteLLM's Router from the config: its own checks of routes and router settings."""
-    router_settings = document.get("router_settings") or {}
+    router_settings = offline_router_settings(document)
     try:
         # A copy: the Router fills in the deployments it is given.
         _litellm().Router(model_list=copy.deepcopy(deployments), **router_settings)

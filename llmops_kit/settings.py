@@ -104,6 +104,8 @@ G_TRACE = "Tracing: where the proxy's callback sends traces"
 G_AWS = "AWS Bedrock (credentials come from the standard AWS chain; leave empty to use it)"
 G_CALLBACK = "Callback: redaction, spool and input logging"
 G_LOCAL = "Local models: an OpenAI-compatible server (Ollama, vLLM, llama.cpp); optional"
+G_SCALE = "Scale-out: LiteLLM replicas behind the balancer on LITELLM_PORT"
+MAX_PROXY_REPLICAS = 16
 
 VARIABLES: tuple[Variable, ...] = (
     # -- stack
@@ -295,6 +297,22 @@ VARIABLES: tuple[Variable, ...] = (
         secret=True,
         derive=_litellm_db_url,
         example="postgresql://litellm:<LITELLM_POSTGRES_PASSWORD>@litellm-postgres:5432/litellm",
+    ),
+    # -- scale-out (llmops_kit/replicas.py, compose/litellm.yml, compose/haproxy.cfg)
+    Variable(
+        "LLMOPS_PROXY_REPLICAS",
+        G_SCALE,
+        f"How many LiteLLM proxies run behind the balancer (1 to {MAX_PROXY_REPLICAS}). Above "
+        "1 they share cooldowns, rpm/tpm and the budget ledger through proxy-redis.",
+        "1",
+        pattern=r"[1-9]|1[0-6]",
+    ),
+    Variable(
+        "LLMOPS_PROXY_REDIS_PASSWORD",
+        G_SCALE,
+        "Password of proxy-redis, the proxies' own Redis (router state, shared ledger).",
+        secret=True,
+        generate=_hex(24),
     ),
     # -- tracing
     Variable(

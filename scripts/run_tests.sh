@@ -12,7 +12,7 @@ say() { printf '\n==> %s\n' "$*"; }
 
 # Debian packages the test bed needs: the engine, the servers the stand-in images run, and
 # chromium, the headless browser the HTML usage report is tested in.
-SYSTEM_PACKAGES=(docker.io postgresql redis-server wget iproute2 chromium)
+SYSTEM_PACKAGES=(docker.io postgresql redis-server haproxy wget iproute2 chromium)
 missing=()
 for pkg in "${SYSTEM_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -1,4 +1,8 @@
-"""`status`: one row per service (state, health, ports); exit 1 when any is not ready."""
+"""`status`: one row per container (state, health, ports); exit 1 when any is not ready.
+
+A replicated service (the proxy, LLMOPS_PROXY_REPLICAS) shows one row per replica, and the
+callback's backlog is shown per replica: each spools to a slot of its own.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,8 @@ import os
 from pathlib import Path
 
 from .. import backlog, console, developer_keys, settings
-from ..compose import PROXY_SERVICE, ContainerState, service_state
+from ..compose import PROXY_SERVICE, ComposeProject, ContainerState, service_state
+from ..replicas import replica_number
 from . import open_project
 
 NOT_READY_FIX = (
@@ -19,10 +24,30 @@ def rows(services: list[str], containers: list[ContainerState]) -> list[tuple[st
     table: list[tuple[str, ...]] = []
     for service in services:
         mine = [c for c in containers if c.service == service]
-        table += [(service, c.state, c.health or "-", c.ports) for c in mine]
+        table += [(_row_name(c, len(mine)), c.state, c.health or "-", c.ports) for c in mine]
         if not mine:
             table.append((service, "not created", "-", ""))
     return table
+
+
+def _row_name(container: ContainerState, containers_of_service: int) -> str:
+    """The service, or `service-n` for replica n of a replicated service."""
+    number = replica_number(container.name)
+    if containers_of_service == 1 or number is None:
+        return container.service
+    return f"{container.service}-{number}"
+
+
+def backlog_lines(project: ComposeProject, containers: list[ContainerState]) -> list[str]:
+    """The backlog of each running proxy: one line, or one per replica when there are more."""
+    proxies = [c for c in containers if c.service == PROXY_SERVICE and c.state == "running"]
+    if len(proxies) <= 1:
+        return [backlog.describe(backlog.read(project))] if proxies else []
+    return [
+        f"{_row_name(c, len(proxies))}: "
+        + backlog.describe(backlog.read(project, replica=replica_number(c.name)))
+        for c in proxies
+    ]
 
 
 def run(env_file: Path) -> int:
@@ -35,8 +60,8 @@ def run(env_file: Path) -> int:
         rows(services, containers),
     )
     failing = [s for s in services if not service_state(s, containers)[1]]
-    if PROXY_SERVICE not in failing:
-        console.info(backlog.describe(backlog.read(project)))
+    for line in backlog_lines(project, containers):
+        console.info(line)
     budgets = developer_keys.budget_summary(settings.load(env_file, validate=False), os.environ)
     if budgets is not None:
         console.info(budgets)

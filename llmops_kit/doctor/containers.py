@@ -2,6 +2,8 @@
 
 Also the shared look-ups other groups use: the container list (`compose ps`, once per
 run) and `docker inspect` of the containers (restart counts, OOM kills, environment).
+A service may have several containers (the proxy's replicas, LLMOPS_PROXY_REPLICAS): those
+are named by container, every other one by its service.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ from typing import Any
 
 import httpx
 
-from ..compose import ContainerState
+from ..compose import PROXY_SERVICE, ContainerState
 from ..errors import DockerError, KitError
+from ..replicas import replica_count
 from .context import DoctorContext
 from .engine import engine_error, probe_engine
 from .findings import Finding, Verdicts
@@ -27,16 +30,28 @@ RESTARTS_FAIL = 3
 STARTING_NOTE = "Langfuse web takes 2 to 3 minutes on a cold start"
 
 
-def containers(ctx: DoctorContext) -> dict[str, ContainerState]:
-    """The project's containers by service (once per run); raises a KitError with a fix."""
+def project_containers(ctx: DoctorContext) -> list[ContainerState]:
+    """Every container of the project (once per run); raises a KitError with a fix."""
 
-    def probe() -> dict[str, ContainerState]:
+    def probe() -> list[ContainerState]:
         error = engine_error(ctx.remember("engine", probe_engine))
         if error is not None:
             raise error
-        return {c.service: c for c in ctx.project.ps()}
+        return ctx.project.ps()
 
     return ctx.remember("containers", probe)
+
+
+def containers(ctx: DoctorContext) -> dict[str, ContainerState]:
+    """One container per service (of the proxy's replicas, the last); KitError with a fix."""
+    return {c.service: c for c in project_containers(ctx)}
+
+
+def _labels(found: list[ContainerState]) -> dict[str, str]:
+    """Container name -> how findings name it: the service, or the container's own name when
+    its service has several (replicas)."""
+    per_service = {c.service: sum(o.service == c.service for o in found) for c in found}
+    return {c.name: c.service if per_service[c.service] == 1 else c.name for c in found}
 
 
 def native_proxy_only(ctx: DoctorContext) -> bool:
@@ -54,15 +69,15 @@ def native_proxy_only(ctx: DoctorContext) -> bool:
         return False
 
 
-def inspected(ctx: DoctorContext) -> dict[str, Mapping[str, Any]]:
-    """`docker inspect` of every container, by service (once per run)."""
+def inspected_by_label(ctx: DoctorContext) -> dict[str, Mapping[str, Any]]:
+    """`docker inspect` of every container, by label (once per run)."""
 
     def probe() -> dict[str, Mapping[str, Any]]:
-        by_name = {c.name: c.service for c in containers(ctx).values()}
-        if not by_name:
+        labels = _labels(project_containers(ctx))
+        if not labels:
             return {}
         done = subprocess.run(
-            [ctx.project.docker, "inspect", *by_name],
+            [ctx.project.docker, "inspect", *labels],
             capture_output=True,
             text=True,
             timeout=INSPECT_TIMEOUT_SECONDS,
@@ -70,9 +85,16 @@ def inspected(ctx: DoctorContext) -> dict[str, Mapping[str, Any]]:
         )
         if done.returncode != 0:
             raise DockerError(f"`docker inspect` failed: {ctx.redact(done.stderr.strip())}")
-        return {by_name[item["Name"].lstrip("/")]: item for item in json.loads(done.stdout)}
+        return {labels[item["Name"].lstrip("/")]: item for item in json.loads(done.stdout)}
 
     return ctx.remember("inspect", probe)
+
+
+def inspected(ctx: DoctorContext) -> dict[str, Mapping[str, Any]]:
+    """`docker inspect` of one container per service (of the replicas, the last)."""
+    labels = _labels(project_containers(ctx))
+    by_label = inspected_by_label(ctx)
+    return {c.service: by_label[labels[c.name]] for c in containers(ctx).values()}
 
 
 def container_environment(ctx: DoctorContext, service: str) -> dict[str, str] | None:
@@ -108,20 +130,22 @@ def state(ctx: DoctorContext, result: Verdicts) -> Finding:
         )
     missing = [s for s in expected if s not in found]
     # A one-shot job (e.g. creating the MinIO bucket) that exited 0 did its work.
+    everyone = project_containers(ctx)
+    labels = _labels(everyone)
     stopped = [
         c
-        for c in found.values()
+        for c in everyone
         if c.state != "running" and not (c.state == "exited" and c.exit_code == 0)
     ]
     if missing or stopped:
-        parts = [f"{c.service} is {c.summary}" for c in stopped]
+        parts = [f"{labels[c.name]} is {c.summary}" for c in stopped]
         parts += [f"{s} has no container" for s in missing]
         first = stopped[0].service if stopped else missing[0]
         return result.fail(
             "; ".join(parts),
             f"{ctx.kit_command('start')} (to see why {first} stopped: {_logs_command(ctx, first)})",
         )
-    return result.ok(f"{len(found)} containers up: {', '.join(sorted(found))}")
+    return result.ok(f"{len(everyone)} containers up: {', '.join(sorted(labels.values()))}")
 
 
 @group.check(
@@ -133,9 +157,11 @@ def state(ctx: DoctorContext, result: Verdicts) -> Finding:
     docker_only=True,
 )
 def health(ctx: DoctorContext, result: Verdicts) -> Finding:
-    running = [c for c in containers(ctx).values() if c.state == "running"]
-    unhealthy = [c.service for c in running if c.health == "unhealthy"]
-    starting = [c.service for c in running if c.health == "starting"]
+    everyone = project_containers(ctx)
+    labels = _labels(everyone)
+    running = [c for c in everyone if c.state == "running"]
+    unhealthy = [labels[c.name] for c in running if c.health == "unhealthy"]
+    starting = [labels[c.name] for c in running if c.health == "starting"]
     if unhealthy:
         return result.fail(
             f"unhealthy: {', '.join(unhealthy)}",
@@ -159,7 +185,7 @@ def health(ctx: DoctorContext, result: Verdicts) -> Finding:
 )
 def restarts(ctx: DoctorContext, result: Verdicts) -> Finding:
     counts = {
-        service: int(item.get("RestartCount") or 0) for service, item in inspected(ctx).items()
+        label: int(item.get("RestartCount") or 0) for label, item in inspected_by_label(ctx).items()
     }
     restarted = {service: n for service, n in counts.items() if n}
     if not restarted:
@@ -181,8 +207,8 @@ def restarts(ctx: DoctorContext, result: Verdicts) -> Finding:
 )
 def oom(ctx: DoctorContext, result: Verdicts) -> Finding:
     killed = sorted(
-        service
-        for service, item in inspected(ctx).items()
+        label
+        for label, item in inspected_by_label(ctx).items()
         if (item.get("State") or {}).get("OOMKilled")
     )
     if killed:
@@ -192,3 +218,24 @@ def oom(ctx: DoctorContext, result: Verdicts) -> Finding:
             f"{ctx.kit_command('restart', killed[0])}",
         )
     return result.ok("no container was killed for lack of memory")
+
+
+@group.check(
+    "containers.replicas",
+    summary="as many proxy replicas run healthy as LLMOPS_PROXY_REPLICAS says",
+    remedy="`python manage_langfuse.py start` creates or removes replicas to match the "
+    "setting; `python manage_langfuse.py logs litellm` shows why one is not healthy",
+    requires=("containers.state",),
+    docker_only=True,
+)
+def replicas(ctx: DoctorContext, result: Verdicts) -> Finding:
+    wanted = replica_count(ctx.settings)
+    proxies = [c for c in project_containers(ctx) if c.service == PROXY_SERVICE]
+    ready = [c for c in proxies if c.ready]
+    shown = ", ".join(f"{c.name} {c.summary}" for c in proxies) or "none"
+    if len(ready) == wanted == len(proxies):
+        return result.ok(f"{wanted} of {wanted} replicas healthy: {shown}")
+    fix = ctx.kit_command("start")
+    if not ready:
+        return result.fail(f"no proxy replica is healthy (wanted {wanted}): {shown}", fix)
+    return result.warn(f"{len(ready)} of {wanted} replicas healthy: {shown}", fix)

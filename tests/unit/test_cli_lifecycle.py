@@ -268,3 +268,28 @@ def test_status_shows_spans_waiting_for_the_read_api_and_requests_never_traced(k
         "answer wait for Langfuse's read API to confirm them (read API answered HTTP 500); 3 "
         "requests were never traced (the proxy's queue to its delivery process was full)\n"
     )
+
+
+def test_status_shows_each_replica_and_its_own_backlog(kit: Kit) -> None:
+    lines = [ps_line(s) for s in SERVICES if s != "litellm"]
+    for number in (1, 2, 3):
+        record = json.loads(ps_line("litellm"))
+        record.update(Name=f"kit-litellm-{number}", Names=f"kit-litellm-{number}")
+        lines.append(json.dumps(record))
+    kit.docker.reply("compose", "ps", stdout="\n".join(lines) + "\n")
+    for number, spans in ((1, 0), (2, 4), (3, 0)):
+        report = {"backlog_spans": spans, "oldest_age_seconds": 30.0 if spans else None}
+        kit.docker.reply(
+            "compose", "exec", "--index", str(number), "litellm", stdout=json.dumps(report)
+        )
+
+    outcome = kit.run("status")
+
+    assert outcome.code == 0
+    for number in (1, 2, 3):
+        assert f"│ litellm-{number} " in outcome.stdout
+    assert outcome.stderr.splitlines() == [
+        "litellm-1: callback backlog: 0 spans; everything was delivered to Langfuse",
+        "litellm-2: callback backlog: 4 spans waiting for Langfuse, oldest 30 s",
+        "litellm-3: callback backlog: 0 spans; everything was delivered to Langfuse",
+    ]

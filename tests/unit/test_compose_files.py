@@ -24,20 +24,30 @@ import yaml
 from llmops_kit import settings
 from llmops_kit.compose import keys_mount
 from llmops_kit.errors import ConfigError
+from llmops_kit.replicas import compose_variables
 from tests.e2e.engine import compose_binary
 
 REPO = settings.REPO_ROOT
 PRODUCTION_FILES = (REPO / "compose" / "langfuse.yml", REPO / "compose" / "litellm.yml")
 OVERLAY = REPO / "tests" / "e2e" / "testbed" / "overlay.yml"
-STORES = ("postgres", "litellm-postgres", "clickhouse", "redis", "minio")
+STORES = ("postgres", "litellm-postgres", "clickhouse", "redis", "minio", "proxy-redis")
 REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)[^}]*\}")
+# A reference with no other reference inside it (`${A:-${B:-}}` nests one).
+INNERMOST = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)([^${}]*)\}")
 # A literal NAME=value list entry; entries whose name is itself interpolated are conditional.
 LITERAL_ENTRY = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=(.*)", re.DOTALL)
 PINNED_TAG = re.compile(r":v?\d+(\.\d+)+$")
 PINNED_DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
 # Compose itself supplies HOME (the default ~/.aws), the kit derives the keys file's folder
-# and name (llmops_kit.compose.keys_mount); every other name must be a kit setting.
-NOT_SETTINGS = {"HOME", "LLMOPS_KEYS_DIR", "LLMOPS_KEYS_NAME"}
+# and name (llmops_kit.compose.keys_mount) and the replicas' shared Redis
+# (llmops_kit.replicas.compose_variables); every other name must be a kit setting.
+NOT_SETTINGS = {
+    "HOME",
+    "LLMOPS_KEYS_DIR",
+    "LLMOPS_KEYS_NAME",
+    "LLMOPS_ROUTER_REDIS_HOST",
+    "LLMOPS_SHARED_LEDGER_URL",
+}
 
 
 def compose_config(env_file: Path, *files: Path) -> subprocess.CompletedProcess[str]:
@@ -48,7 +58,8 @@ def compose_config(env_file: Path, *files: Path) -> subprocess.CompletedProcess[
     for path in files or PRODUCTION_FILES:
         argv += ["-f", str(path)]
     environ = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/root")}
-    environ |= keys_mount(settings.load(env_file, {}, validate=False))
+    loaded = settings.load(env_file, {}, validate=False)
+    environ |= keys_mount(loaded) | compose_variables(loaded)
     return subprocess.run(
         [*argv, "config", "--format", "json"],
         capture_output=True,
@@ -101,7 +112,18 @@ def literal_environment(service: Mapping[str, Any]) -> Iterator[tuple[str, str]]
 
 
 def expected_value(raw: str, resolved: Mapping[str, str]) -> str:
-    return REFERENCE.sub(lambda m: resolved[m.group(1)], raw)
+    """`raw` interpolated as compose does, innermost reference first (`:-` defaults)."""
+
+    def value(match: re.Match[str]) -> str:
+        name, modifier = match.groups()
+        if not resolved.get(name) and modifier.startswith(":-"):
+            return modifier[2:]
+        return resolved[name]
+
+    previous = None
+    while previous != raw:
+        previous, raw = raw, INNERMOST.sub(value, raw)
+    return raw
 
 
 def published(services: Mapping[str, Any]) -> dict[str, list[str]]:
@@ -145,7 +167,7 @@ def test_compose_resolves_each_setting_as_the_settings_module_does(
     if shape == "secrets only":
         secrets_only_env(env_file)
     loaded = settings.load(env_file, environ={})
-    resolved = {**loaded, **keys_mount(loaded)}
+    resolved = {**loaded, **keys_mount(loaded), **compose_variables(loaded)}
     services = resolved_services(env_file)
 
     mismatches = {}
@@ -173,17 +195,17 @@ def test_a_missing_secret_stops_compose_and_names_the_fix(tmp_path: Path) -> Non
 def test_published_ports_bind_to_loopback_by_default(services: dict[str, Any]) -> None:
     assert published(services) == {
         "langfuse-web": ["127.0.0.1"],
-        "litellm": ["127.0.0.1"],
+        "litellm-lb": ["127.0.0.1"],
         "minio": ["127.0.0.1"],
     }
 
 
-def test_bind_address_exposes_only_langfuse_web_and_the_proxy(tmp_path: Path) -> None:
+def test_bind_address_exposes_only_langfuse_web_and_the_proxy_s_balancer(tmp_path: Path) -> None:
     env_file = write_env(tmp_path / ".env", BIND_ADDRESS="0.0.0.0")
 
     assert published(resolved_services(env_file)) == {
         "langfuse-web": ["0.0.0.0"],
-        "litellm": ["0.0.0.0"],
+        "litellm-lb": ["0.0.0.0"],
         "minio": ["127.0.0.1"],
     }
 
@@ -200,7 +222,7 @@ def test_published_ports_are_the_configured_ones(tmp_path: Path) -> None:
 
     assert {name: mapping for name, mapping in ports.items() if mapping} == {
         "langfuse-web": [("13000", 3000)],
-        "litellm": [("14000", 4000)],
+        "litellm-lb": [("14000", 4000)],
         "minio": [("19090", 9000)],
     }
 
@@ -378,3 +400,68 @@ def test_a_keys_file_beside_env_is_refused_since_its_folder_would_be_mounted(
 
     assert "mkdir -p" in refused.value.fix
     assert "LLMOPS_KEYS_FILE=keys/keys.yml" in refused.value.fix
+
+
+def test_replicas_run_behind_the_balancer_which_alone_publishes_the_proxy_port(
+    tmp_path: Path,
+) -> None:
+    services = resolved_services(write_env(tmp_path / ".env", LLMOPS_PROXY_REPLICAS="3"))
+
+    assert services["litellm"]["deploy"]["replicas"] == 3
+    assert "ports" not in services["litellm"]
+    config = services["litellm-lb"]["volumes"][0]
+    assert (config["source"], config["read_only"]) == (str(REPO / "compose" / "haproxy.cfg"), True)
+    assert config["target"] in services["litellm-lb"]["command"]
+
+
+@pytest.mark.parametrize("replicas", ["1", "3"])
+def test_router_state_and_the_ledger_go_to_proxy_redis_only_with_several_replicas(
+    replicas: str, tmp_path: Path
+) -> None:
+    env_file = write_env(tmp_path / ".env", LLMOPS_PROXY_REPLICAS=replicas)
+    password = settings.load(env_file, {})["LLMOPS_PROXY_REDIS_PASSWORD"]
+
+    environment = resolved_services(env_file)["litellm"]["environment"]
+
+    if replicas == "1":
+        assert environment["LLMOPS_LEDGER_URL"] == ""
+        assert "LLMOPS_ROUTER_REDIS_HOST" not in environment
+    else:
+        assert environment["LLMOPS_LEDGER_URL"] == f"redis://:{password}@proxy-redis:6379/0"
+        assert environment["LLMOPS_ROUTER_REDIS_HOST"] == "proxy-redis"
+    assert environment["LLMOPS_PROXY_REDIS_PASSWORD"] == password
+
+
+def test_a_ledger_url_the_user_set_wins_over_proxy_redis(tmp_path: Path) -> None:
+    env_file = write_env(
+        tmp_path / ".env",
+        LLMOPS_PROXY_REPLICAS="2",
+        LLMOPS_LEDGER_URL="redis://:elsewhere-password@redis.internal:6379/3",
+    )
+
+    environment = resolved_services(env_file)["litellm"]["environment"]
+
+    assert environment["LLMOPS_LEDGER_URL"] == "redis://:elsewhere-password@redis.internal:6379/3"
+
+
+def test_proxy_redis_needs_its_password_keeps_its_data_and_never_evicts(
+    services: dict[str, Any], generated_env: Path
+) -> None:
+    command = services["proxy-redis"]["command"]
+    password = settings.load(generated_env, {})["LLMOPS_PROXY_REDIS_PASSWORD"]
+
+    assert command[command.index("--requirepass") + 1] == password
+    assert password != settings.load(generated_env, {})["REDIS_AUTH"]
+    assert command[command.index("--maxmemory-policy") + 1] == "noeviction"
+    assert command[command.index("--appendonly") + 1] == "yes"
+
+
+@pytest.mark.parametrize("count", ["0", "17", "two"])
+def test_a_replica_count_outside_1_to_16_is_refused(count: str, tmp_path: Path) -> None:
+    env_file = write_env(tmp_path / ".env", LLMOPS_PROXY_REPLICAS=count)
+
+    with pytest.raises(ConfigError) as refused:
+        settings.load(env_file, {})
+
+    assert "LLMOPS_PROXY_REPLICAS" in refused.value.message
+    assert "1 to 16" in refused.value.message

@@ -12,7 +12,12 @@ import yaml
 
 from llmops_kit import settings
 from llmops_kit.errors import ConfigError
-from llmops_kit.litellm_config import cost_map, load_rendered, validate_config
+from llmops_kit.litellm_config import (
+    cost_map,
+    load_rendered,
+    offline_router_settings,
+    validate_config,
+)
 from llmops_kit.model_catalog import TIERS, claude_models, newest_by_tier, parse_base_id
 from llmops_kit.settings import REPO_ROOT
 
@@ -61,7 +66,7 @@ def router() -> Any:
     deployments = document["model_list"]
     for deployment in deployments:
         deployment["litellm_params"]["aws_region_name"] = "us-east-1"
-    return litellm.Router(model_list=deployments, **document["router_settings"])
+    return litellm.Router(model_list=deployments, **offline_router_settings(document))
 
 
 def test_every_fallback_target_is_a_model_group_litellm_loaded(router: Any) -> None:

@@ -107,3 +107,38 @@ def test_doctor_and_start_draw_the_memory_line_at_the_same_place(
     assert finding.status is Status.FAIL
     assert finding.message == "Docker has 3.0 GiB of memory; Langfuse needs at least 4 GiB"
     assert finding.fix.startswith("Give Docker more memory")
+
+
+def _replica(number: int, health: str = "healthy") -> str:
+    """A `ps` line of proxy replica `number`, named as compose names replicas."""
+    record = json.loads(ps_line("litellm", health=health))
+    record.update(Name=f"kit-litellm-{number}", Names=f"kit-litellm-{number}")
+    return json.dumps(record)
+
+
+def test_each_replica_is_named_and_one_missing_from_the_setting_warns(
+    docker: FakeDocker, make_context: ContextFactory, env_path: Path
+) -> None:
+    set_line(env_path, "LLMOPS_PROXY_REPLICAS", "3")
+    lines = [ps_line(s) for s in SERVICES if s != "litellm"]
+    lines += [_replica(1), _replica(2, health="unhealthy"), _replica(3)]
+    docker.reply("compose", "ps", stdout="\n".join(lines) + "\n")
+    ctx = make_context()
+
+    health = run_check(ctx, "containers.health")
+    replicas = run_check(ctx, "containers.replicas")
+
+    assert health.message == "unhealthy: kit-litellm-2"
+    assert replicas.status is Status.WARN
+    assert replicas.message.startswith("2 of 3 replicas healthy: kit-litellm-1 running (healthy)")
+    assert replicas.fix.startswith("python manage_langfuse.py start")
+
+
+def test_as_many_healthy_replicas_as_the_setting_pass(
+    docker: FakeDocker, make_context: ContextFactory, env_path: Path
+) -> None:
+    set_line(env_path, "LLMOPS_PROXY_REPLICAS", "2")
+    lines = [ps_line(s) for s in SERVICES if s != "litellm"] + [_replica(1), _replica(2)]
+    docker.reply("compose", "ps", stdout="\n".join(lines) + "\n")
+
+    assert run_check(make_context(), "containers.replicas").status is Status.OK
