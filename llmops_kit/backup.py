@@ -20,7 +20,16 @@ import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-from . import __version__, backlog, backup_archive, backup_stores, console, developer_keys, settings
+from . import (
+    __version__,
+    backlog,
+    backup_archive,
+    backup_stores,
+    console,
+    developer_keys,
+    replicas,
+    settings,
+)
 from .backup_archive import Manifest, Part
 from .compose import PROXY_SERVICE, ComposeProject, ContainerState
 from .errors import KitError
@@ -127,17 +136,25 @@ def _collect(project: ComposeProject, parts: _Parts, *, timeout: float) -> None:
     parts.add("minio", path, backup_stores.dump_bucket(project, path))
     if values.get("LLMOPS_LEDGER_URL"):
         parts.skip("ledger: in Redis (LLMOPS_LEDGER_URL), not in this archive")
+    elif replicas.replica_count(values) > 1:
+        parts.skip(f"ledger: in {replicas.REDIS_SERVICE} (replicas > 1), not in this archive")
     else:
         path = parts.path("ledger.sqlite3")
-        if backup_stores.dump_sqlite(project, "ledger", path):
+        if backup_stores.dump_sqlite(project, backup_stores.LEDGER_FILE, path):
             parts.add("ledger", path, "budget ledger")
         else:
             parts.skip("ledger: none yet")
     spans = backlog.read(project).spans
-    path = parts.path("spool.db")
-    if backup_stores.dump_sqlite(project, "spool", path):
-        waiting = "unknown" if spans is None else str(spans)
-        parts.add("spool", path, f"{waiting} spans not yet delivered")
+    spools = backup_stores.spool_files(project, parts.path("spools.txt"))
+    for relative in spools:
+        path = parts.path(f"spool-{relative.replace('/', '-')}")
+        if backup_stores.dump_sqlite(project, backup_stores.spool_path(relative), path):
+            parts.add(f"{backup_stores.SPOOL_PART_PREFIX}{relative}", path, f"spool {relative}")
+    if spools:
+        waiting = "an unknown number of" if spans is None else str(spans)
+        note = f"{waiting} spans not yet delivered, in {len(spools)} spool(s)"
+        parts.notes.append(note)
+        parts.progress(f"  {note}")
     else:
         parts.skip("spool: none yet")
     # Last: ClickHouse stops for its copy, and the others should not wait for it.

@@ -18,6 +18,7 @@ load streams from one. Errors carry compose's stderr with every secret masked.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import tarfile
 from collections.abc import Sequence
@@ -38,10 +39,19 @@ CLICKHOUSE_DATA = "/var/lib/clickhouse"
 CLICKHOUSE_COUNTED = ("traces", "observations", "scores")
 BUCKET = "langfuse"
 MINIO_USER = "minio"
-SQLITE_FILES = {
-    "ledger": "/var/lib/llmops/ledger/ledger.sqlite3",
-    "spool": "/var/lib/llmops/spool/spool.db",
-}
+LEDGER_FILE = "/var/lib/llmops/ledger/ledger.sqlite3"
+# The spool volume holds one spool per replica slot (callbacks/replica_spool.py), and
+# `spool.db` itself when written before slots existed: each is its own part of the archive.
+SPOOL_DIR = "/var/lib/llmops/spool"
+SPOOL_PART_PREFIX = "spool:"
+_SPOOL_FILE = re.compile(r"(replica-[0-9]{1,2}/)?spool\.db")
+_LIST_SPOOLS = """
+import glob, os, sys
+root = sys.argv[1]
+found = glob.glob(os.path.join(root, "replica-*", "spool.db"))
+found += glob.glob(os.path.join(root, "spool.db"))
+print("\\n".join(sorted(os.path.relpath(path, root) for path in found)))
+"""
 _ABSENT = 3  # exit status of the SQLite dump script when the database does not exist
 
 # Run by the proxy image's python3: back up a live WAL database into a temporary file with
@@ -371,18 +381,37 @@ def restore_bucket(project: ComposeProject, data: Path) -> int:
 # -- the proxy's SQLite files
 
 
-def dump_sqlite(project: ComposeProject, name: str, out: Path) -> bool:
-    """The ledger or the spool through the online backup API; False when it does not exist."""
+def dump_sqlite(project: ComposeProject, path: str, out: Path) -> bool:
+    """The database at `path` in the proxy's volumes through the online backup API; False when
+    it does not exist."""
     code = _checked(
         project,
-        ["exec", "-T", PROXY_SERVICE, "python3", "-c", _SQLITE_DUMP, SQLITE_FILES[name]],
+        ["exec", "-T", PROXY_SERVICE, "python3", "-c", _SQLITE_DUMP, path],
         stdout=out,
         allowed=(_ABSENT,),
     )
     return code == 0
 
 
-def restore_sqlite(project: ComposeProject, name: str, data: Path) -> None:
+def spool_files(project: ComposeProject, scratch: Path) -> list[str]:
+    """Each spool in the spool volume, relative to it (`replica-1/spool.db`, ...)."""
+    listed = _text(
+        project, ["exec", "-T", PROXY_SERVICE, "python3", "-c", _LIST_SPOOLS, SPOOL_DIR], scratch
+    )
+    return [name for name in listed.splitlines() if _SPOOL_FILE.fullmatch(name)]
+
+
+def spool_path(relative: str) -> str:
+    """Where a spool part goes back; an archive naming any other place is refused."""
+    if not _SPOOL_FILE.fullmatch(relative):
+        raise KitError(
+            f"the archive names a spool outside the spool volume: {relative!r}",
+            fix="Restore an archive written by `backup`.",
+        )
+    return f"{SPOOL_DIR}/{relative}"
+
+
+def restore_sqlite(project: ComposeProject, path: str, data: Path) -> None:
     """Put the database in the proxy's volume (the proxy is stopped)."""
     _checked(
         project,
@@ -396,7 +425,7 @@ def restore_sqlite(project: ComposeProject, name: str, data: Path) -> None:
             PROXY_SERVICE,
             "-c",
             _SQLITE_LOAD,
-            SQLITE_FILES[name],
+            path,
         ],
         stdin=data,
     )

@@ -132,12 +132,19 @@ def _restore_stores(
     if part is not None:
         progress("  clickhouse: replacing the data directory")
         backup_stores.restore_clickhouse(project, parts / part.file)
-    for name in backup_stores.SQLITE_FILES:
-        part = manifest.part(name)
-        if part is not None:
-            progress(f"  {name}: replacing the database")
-            backup_stores.restore_sqlite(project, name, parts / part.file)
-            done.append(f"{name}: {part.summary}")
+    part = manifest.part("ledger")
+    if part is not None:
+        progress("  ledger: replacing the database")
+        backup_stores.restore_sqlite(project, backup_stores.LEDGER_FILE, parts / part.file)
+        done.append(f"ledger: {part.summary}")
+    for part in manifest.parts:
+        if part.name.startswith(backup_stores.SPOOL_PART_PREFIX):
+            relative = part.name.removeprefix(backup_stores.SPOOL_PART_PREFIX)
+            progress(f"  {part.name}: replacing the database")
+            backup_stores.restore_sqlite(
+                project, backup_stores.spool_path(relative), parts / part.file
+            )
+            done.append(f"{part.name}: {part.summary}")
     return done
 
 

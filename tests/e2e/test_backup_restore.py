@@ -148,9 +148,14 @@ def _spans_per_request(stack: StackEnv, session: str) -> int:
 
 def _spooled_span_ids(archive: Path, into: Path) -> list[str]:
     into.mkdir(mode=0o700)
-    backup_archive.read(archive, into, PASSPHRASE)
-    with sqlite3.connect(into / "parts" / "spool.db") as db:
-        return [row[0] for row in db.execute("SELECT span_id FROM spans")]
+    manifest = backup_archive.read(archive, into, PASSPHRASE)
+    spools = [p for p in manifest.parts if p.name.startswith(backup_stores.SPOOL_PART_PREFIX)]
+    assert spools, "the archive holds no spool"
+    span_ids: list[str] = []
+    for part in spools:
+        with sqlite3.connect(into / "parts" / part.file) as db:
+            span_ids += [row[0] for row in db.execute("SELECT span_id FROM spans")]
+    return span_ids
 
 
 def _ledger_spend(path: Path) -> list[tuple]:
@@ -238,7 +243,8 @@ def test_the_archive_is_private_and_lists_every_store(backed: Backed) -> None:
         "minio",
         "clickhouse",
         "ledger",
-        "spool",
+        # One spool per replica slot (callbacks/replica_spool.py): this stack runs one proxy.
+        "spool:replica-1/spool.db",
         "env",
         "keys",
     }
@@ -282,7 +288,7 @@ def test_after_down_v_a_restore_brings_back_every_store(
     assert (stack.env_file.parent / "keys" / "keys.yml").read_text() == backed.keys_text
     assert stack.env_file.read_text() == backed.env_text
     ledger_after = tmp_path / "ledger-after.sqlite3"
-    assert backup_stores.dump_sqlite(stack.project, "ledger", ledger_after)
+    assert backup_stores.dump_sqlite(stack.project, backup_stores.LEDGER_FILE, ledger_after)
     assert _ledger_spend(ledger_after) == _ledger_spend(restored.ledger_before) != []
     assert _chat(stack, ALICE["key"], "after-restore") == 200
 
