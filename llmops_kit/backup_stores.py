@@ -394,7 +394,7 @@ def dump_sqlite(project: ComposeProject, path: str, out: Path) -> bool:
 
 
 def spool_files(project: ComposeProject, scratch: Path) -> list[str]:
-    """Each spool in the spool volume, relative to it (`replica-1/spool.db`, ...)."""
+    """Each spool in the spool volume, relative to it (`replica-0/spool.db`, ...)."""
     listed = _text(
         project, ["exec", "-T", PROXY_SERVICE, "python3", "-c", _LIST_SPOOLS, SPOOL_DIR], scratch
     )

@@ -244,7 +244,7 @@ def test_the_archive_is_private_and_lists_every_store(backed: Backed) -> None:
         "clickhouse",
         "ledger",
         # One spool per replica slot (callbacks/replica_spool.py): this stack runs one proxy.
-        "spool:replica-1/spool.db",
+        "spool:replica-0/spool.db",
         "env",
         "keys",
     }
