@@ -476,6 +476,22 @@ def test_export_writes_private_files_and_prints_no_secret(
     assert f"--version {helm_charts.LITELLM.version}" in printed
 
 
+def test_export_of_several_pods_without_redis_writes_nothing_and_says_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kit = make_kit(tmp_path, monkeypatch)
+    kit.run("init")
+    kit.set(LLMOPS_PROXY_REPLICAS="3")
+    out = tmp_path / "k8s"
+
+    outcome = kit.run("export", "helm", "--out", str(out))
+
+    assert outcome.code == 1
+    assert "LLMOPS_PROXY_REPLICAS=3" in outcome.stderr
+    assert "Set LLMOPS_LEDGER_URL" in outcome.stderr
+    assert not out.exists()
+
+
 def test_export_tightens_an_existing_directory(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
