@@ -44,6 +44,9 @@ LITELLM = Chart(
     app_version="v1.106.2",
 )
 
+# The label LiteLLM's chart puts on its pods with the release name (its selector labels).
+INSTANCE_LABEL = "app.kubernetes.io/instance"
+
 # Objects the kit writes as manifests (kubectl apply) and the values refer to.
 LANGFUSE_SECRET = "llmops-langfuse"
 LITELLM_SECRET = "llmops-litellm"

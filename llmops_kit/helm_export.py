@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import helm_charts as charts
-from . import helm_langfuse, helm_litellm
+from . import helm_langfuse, helm_litellm, helm_shared_state
 from . import helm_manifests as manifests
 from .compose import (
     COMPOSE_FILES,
@@ -22,6 +22,7 @@ from .compose import (
     proxy_config_file,
 )
 from .helm_compose import ComposeService, read_service
+from .replicas import replica_count
 from .settings import BY_NAME, REPO_ROOT, Settings
 
 CALLBACKS_DIR = REPO_ROOT / "callbacks"
@@ -57,20 +58,22 @@ def build(values: Settings, namespace: str = charts.NAMESPACE) -> Export:
     """The values files and manifests for `values`, the kit's resolved settings."""
     web, worker = service(values, "langfuse-web"), service(values, "langfuse-worker")
     proxy = service(values, "litellm")
-    env = helm_litellm.environment(proxy)
+    redis = helm_shared_state.shared_redis(values)
+    env = helm_litellm.environment(proxy, redis)
     paths = helm_litellm.Paths.of(proxy)
     config = helm_litellm.config_files(proxy_config_file(values), CALLBACKS_DIR)
     keys = keys_mount(values)
     keys_dir, keys_name = keys[KEYS_DIR_VARIABLE], keys[KEYS_NAME_VARIABLE]
     keys_text = helm_litellm.read_text(Path(keys_dir) / keys_name) if keys_name else ""
     langfuse_header = _header(charts.LANGFUSE, "Langfuse")
-    litellm_header = _header(charts.LITELLM, "LiteLLM")
+    litellm_header = f"{_header(charts.LITELLM, 'LiteLLM')}\n{_sharing(redis is not None)}"
     files = {
         LANGFUSE_VALUES: manifests.render(
             [helm_langfuse.values_file(values, web, worker)], langfuse_header
         ),
         LITELLM_VALUES: manifests.render(
-            [helm_litellm.values_file(proxy, env, paths, config)], litellm_header
+            [helm_litellm.values_file(proxy, env, paths, config, replica_count(values))],
+            litellm_header,
         ),
         LANGFUSE_SECRET: manifests.render(
             [helm_langfuse.secret_manifest(values, web, namespace)], f"{_GENERATED}\n{_PRIVATE}"
@@ -105,6 +108,20 @@ def _header(chart: charts.Chart, name: str) -> str:
         f"{_GENERATED}\n"
         f"Values for {name}'s official chart {chart.reference} --version {chart.version}.\n"
         "No secrets: credentials are read from the Secrets in the *-secret*.yaml files."
+    )
+
+
+def _sharing(shared: bool) -> str:
+    """What a reader raising replicaCount or turning on an HPA must know first."""
+    if shared:
+        return (
+            "Budgets, rpm/tpm and cooldowns are shared by every pod through the Redis of "
+            "LLMOPS_LEDGER_URL."
+        )
+    return (
+        "Budgets, rpm/tpm and cooldowns are kept per pod (no LLMOPS_LEDGER_URL): keep one "
+        "replica and autoscaling off,\nor set LLMOPS_LEDGER_URL and LLMOPS_PROXY_REPLICAS in "
+        ".env and export again."
     )
 
 

@@ -7,11 +7,16 @@ ConfigMap mounted at the paths compose binds them to; the keys file is a Secret.
 
 The spool is a PersistentVolumeClaim, not an emptyDir: an emptyDir lives only as long as its
 pod, so a rollout, an eviction or a node drain would delete undelivered traces. The chart runs a
-Deployment and has no volumeClaimTemplates, so a claim cannot be per pod; two proxies must not
-share one SQLite spool across pods either. Hence one replica and the Recreate strategy (the old
-pod lets go of the claim before the new one mounts it). The chart's migration Job is off: it
-mounts the same volumes, and the proxy updates its own schema at start, as in compose; so
-is the optional worker Deployment of newer chart sources, for the same reason.
+Deployment and has no volumeClaimTemplates, so a claim cannot be per pod. With one replica
+(the default) the Recreate strategy lets the old pod go of the claim before the new one mounts
+it. With LLMOPS_PROXY_REPLICAS > 1 the pods share the claim as compose's replicas share their
+volume, each in a slot of its own (LLMOPS_SPOOL_SLOTS, a kernel flock): that is proven on one
+host only, so a required pod affinity keeps them on one node (a ReadWriteOnce claim mounts on
+one node anyway), and budgets and router state go to the user's Redis (helm_shared_state.py).
+The HPA and KEDA stay off: they would change the count behind the kit's back. The chart's
+migration Job is off: it mounts the same volumes, and the proxy updates its own schema at
+start, as in compose; so is the optional worker Deployment of newer chart sources, for the
+same reason.
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ from . import helm_manifests as manifests
 from .errors import ConfigError
 from .helm_compose import ComposeService, EnvEntry
 from .helm_langfuse import split_image
+from .helm_shared_state import SharedRedis
+from .helm_shared_state import environment as shared_environment
 
 # The compose host name of LiteLLM's own Postgres: no such service exists in a cluster.
 COMPOSE_DATABASE_HOST = "litellm-postgres"
@@ -86,8 +93,9 @@ class Environment:
     notes: tuple[str, ...]
 
 
-def environment(service: ComposeService) -> Environment:
-    """Compose's environment for the proxy, less what cannot work in a cluster (said in notes)."""
+def environment(service: ComposeService, redis: SharedRedis | None = None) -> Environment:
+    """Compose's environment for the proxy, less what cannot work in a cluster (said in notes),
+    plus the router's variables for the Redis every pod shares, if there is one."""
     plain: dict[str, str] = {}
     secret: dict[str, str] = {}
     notes: list[str] = []
@@ -97,6 +105,10 @@ def environment(service: ComposeService) -> Environment:
             notes.append(note)
             continue
         (secret if entry.secret else plain)[entry.name] = entry.value
+    if redis is not None:
+        shared_plain, shared_secret = shared_environment(redis)
+        plain.update(shared_plain)
+        secret.update(shared_secret)
     return Environment(plain, secret, tuple(notes))
 
 
@@ -182,13 +194,16 @@ def spool_claim_size(values: Mapping[str, str]) -> str:
 
 
 def values_file(
-    service: ComposeService, env: Environment, paths: Paths, files: ConfigFiles
+    service: ComposeService, env: Environment, paths: Paths, files: ConfigFiles, replicas: int = 1
 ) -> dict[str, Any]:
-    """The chart's values: one proxy pod running compose's container, mounts as in compose."""
+    """The chart's values: `replicas` proxy pods running compose's container, mounts as in
+    compose (the caller made sure more than one share a Redis)."""
     repository, tag = split_image(service.image)
     values: dict[str, Any] = {
-        "replicaCount": 1,
+        "replicaCount": replicas,
         "strategy": {"type": "Recreate"},
+        "autoscaling": {"enabled": False},
+        "keda": {"enabled": False},
         "image": {"repository": repository, "tag": tag, "pullPolicy": "IfNotPresent"},
         "command": list(service.entrypoint),
         "args": list(service.command),
@@ -206,10 +221,28 @@ def values_file(
         "volumes": _volumes(files, paths),
         "volumeMounts": _volume_mounts(paths),
     }
+    if replicas > 1:
+        values["affinity"] = _one_node()
     if "LITELLM_LOG" in env.plain:
         # The chart sets LITELLM_LOG from logLevel unless envVars has it; both say the same.
         values["logLevel"] = env.plain["LITELLM_LOG"]
     return values
+
+
+def _one_node() -> dict[str, Any]:
+    """Every proxy pod on the node of the others: the spool claim and its slot locks are there."""
+    return {
+        "podAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": [
+                {
+                    "labelSelector": {
+                        "matchLabels": {charts.INSTANCE_LABEL: charts.LITELLM.release}
+                    },
+                    "topologyKey": "kubernetes.io/hostname",
+                }
+            ]
+        }
+    }
 
 
 def _port(service: ComposeService) -> int:

@@ -10,7 +10,10 @@ each chart's values.yaml and templates with the search tool (no chart code is ke
   values.yaml (commit 41d0edf), templates/deployment.yaml (f77c13e), _deployment.tpl (2ad9e53,
   the newest), configmap-litellm.yaml, secret-masterkey.yaml, migrations-job.yaml. The exact
   source of the published 1.106.2 chart was not in the index; every key below but
-  worker.enabled is in both the newest source and the older 1.80-era one.
+  worker.enabled is in both the newest source and the older 1.80-era one. For the shared state:
+  deploy/charts/litellm-helm values.yaml (00eb60c: autoscaling, keda, affinity, redis),
+  templates/deployment.yaml (0b4538e: replicas, affinity, the redis.enabled variables),
+  templates/hpa.yaml (4564512) and templates/_helpers.tpl (003feda: selector labels).
 
 Each entry: a dotted path and the type its template expects. `ENV_LIST` marks a list of
 Kubernetes EnvVar objects rendered as-is, `VOLUMES` / `MOUNTS` lists of Volume / VolumeMount
@@ -24,6 +27,7 @@ VOLUMES = "a list of Volume"
 MOUNTS = "a list of VolumeMount"
 STR_MAP = "a map of strings"
 STR_LIST = "a list of strings"
+AFFINITY = "an Affinity"
 
 SECRET_KEY_REF = {"secretKeyRef.name": str, "secretKeyRef.key": str}
 
@@ -96,7 +100,13 @@ LANGFUSE_STORE_SECRET_KEYS = {
 }
 
 LITELLM_KEYS: dict[str, object] = {
+    # Ignored (spec.replicas left out) while autoscaling.enabled renders an HPA.
     "replicaCount": int,
+    # templates/hpa.yaml and keda.yaml: each changes the pod count on its own.
+    "autoscaling.enabled": bool,
+    "keda.enabled": bool,
+    # Rendered as-is into the pod spec's affinity.
+    "affinity": AFFINITY,
     # Rendered as-is into the Deployment's spec.strategy.
     "strategy.type": str,
     "image.repository": str,
@@ -134,3 +144,8 @@ LITELLM_KEYS: dict[str, object] = {
 # What the LiteLLM chart renders: a Deployment (no StatefulSet, no volumeClaimTemplates).
 LITELLM_WORKLOAD_KIND = "Deployment"
 LITELLM_CONFIG_MOUNT = "/etc/litellm/config.yaml"
+# templates/_helpers.tpl selectorLabels: the pods carry the release name under this label.
+LITELLM_INSTANCE_LABEL = "app.kubernetes.io/instance"
+# `redis.enabled` deploys the Bitnami Redis subchart and sets only these variables, which
+# litellm_config.yml does not read (its router settings read LLMOPS_ROUTER_REDIS_HOST).
+LITELLM_CHART_REDIS_VARIABLES = ("REDIS_HOST", "REDIS_PORT", "REDIS_PASSWORD")

@@ -96,6 +96,22 @@ def compose_default(tmp_path_factory: pytest.TempPathFactory) -> Exported:
     return Exported(write_env(tmp_path_factory.mktemp("helm") / ".env", AWS_PROFILE="dev"))
 
 
+SHARED_REDIS_PASSWORD = "p@ss-0123456789"
+SHARED_LEDGER_URL = "redis://:p%40ss-0123456789@redis.shared.svc.cluster.local:6379/2"
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> Exported:
+    """Three proxy pods and a Redis the user provides for their budgets and router state."""
+    return Exported(
+        write_env(
+            tmp_path_factory.mktemp("helm") / ".env",
+            LLMOPS_PROXY_REPLICAS="3",
+            LLMOPS_LEDGER_URL=SHARED_LEDGER_URL,
+        )
+    )
+
+
 # -- 1. the same container as compose
 
 
@@ -245,6 +261,12 @@ def kind_problem(kind: object, value: Any) -> str | None:
             and m["mountPath"].startswith("/")
             for m in value
         )
+    elif kind == facts.AFFINITY:
+        ok = isinstance(value, dict) and set(value) <= {
+            "nodeAffinity",
+            "podAffinity",
+            "podAntiAffinity",
+        }
     else:
         raise AssertionError(f"unknown kind {kind}")
     return None if ok else f"is not {kind}"
@@ -268,13 +290,15 @@ def is_volume(volume: Mapping[str, Any]) -> bool:
     }
 
 
+@pytest.mark.parametrize("fixture", ["production", "shared"])
 @pytest.mark.parametrize(
     ("chart", "known"), [("langfuse", facts.LANGFUSE_KEYS), ("litellm", facts.LITELLM_KEYS)]
 )
 def test_values_set_only_keys_the_chart_reads_with_their_types(
-    chart: str, known: Mapping[str, object], production: Exported
+    chart: str, known: Mapping[str, object], fixture: str, request: pytest.FixtureRequest
 ) -> None:
-    values = production.langfuse if chart == "langfuse" else production.litellm
+    exported: Exported = request.getfixturevalue(fixture)
+    values = exported.langfuse if chart == "langfuse" else exported.litellm
     problems = {}
     for path, value in leaves(values, known):
         if path not in known:
@@ -399,15 +423,17 @@ def test_the_secrets_hold_the_env_values(production: Exported) -> None:
     ]
 
 
-def test_values_files_hold_no_secret(production: Exported) -> None:
+@pytest.mark.parametrize("fixture", ["production", "shared"])
+def test_values_files_hold_no_secret(fixture: str, request: pytest.FixtureRequest) -> None:
+    exported: Exported = request.getfixturevalue(fixture)
     secrets = [
         v
-        for n, v in production.values.items()
+        for n, v in exported.values.items()
         if settings.BY_NAME.get(n) and settings.BY_NAME[n].secret and len(v) >= 8
-    ]
+    ] + [SHARED_REDIS_PASSWORD]
     text = (
-        production.result.files[helm_export.LANGFUSE_VALUES]
-        + production.result.files[helm_export.LITELLM_VALUES]
+        exported.result.files[helm_export.LANGFUSE_VALUES]
+        + exported.result.files[helm_export.LITELLM_VALUES]
     )
 
     assert secrets and [s for s in secrets if s in text] == []
@@ -448,6 +474,22 @@ def test_export_writes_private_files_and_prints_no_secret(
             assert resolved[name] not in printed, name
     assert f"helm install langfuse {helm_charts.LANGFUSE.reference}" in printed
     assert f"--version {helm_charts.LITELLM.version}" in printed
+
+
+def test_export_of_several_pods_without_redis_writes_nothing_and_says_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kit = make_kit(tmp_path, monkeypatch)
+    kit.run("init")
+    kit.set(LLMOPS_PROXY_REPLICAS="3")
+    out = tmp_path / "k8s"
+
+    outcome = kit.run("export", "helm", "--out", str(out))
+
+    assert outcome.code == 1
+    assert "LLMOPS_PROXY_REPLICAS=3" in outcome.stderr
+    assert "Set LLMOPS_LEDGER_URL" in outcome.stderr
+    assert not out.exists()
 
 
 def test_export_tightens_an_existing_directory(
@@ -555,3 +597,93 @@ def test_the_configmap_skips_caches_and_refuses_colliding_names(tmp_path: Path) 
     (callbacks / "a.b.py").write_text("")
     with pytest.raises(ConfigError, match="one ConfigMap key"):
         helm_litellm.config_files(config, callbacks)
+
+
+# -- budgets and router state across pods
+
+
+def router_redis_settings(exported: Exported) -> dict[str, Any]:
+    """The router settings of the litellm_config.yml the pods mount (from the ConfigMap)."""
+    configmap = exported.object("ConfigMap", helm_charts.LITELLM_CONFIGMAP)
+    router = yaml.safe_load(configmap["data"][helm_litellm.CONFIG_KEY])["router_settings"]
+    return {k: v for k, v in router.items() if k.startswith("redis_")}
+
+
+def from_environment(reference: object, env: Mapping[str, str]) -> str | None:
+    """What LiteLLM reads for an `os.environ/NAME` value of the config."""
+    name = str(reference).removeprefix("os.environ/")
+    return env.get(name)
+
+
+def test_pods_share_budgets_and_router_state_through_the_users_redis(shared: Exported) -> None:
+    env = shared.proxy_environment()
+    router = router_redis_settings(shared)
+
+    # The ledger: every pod admits and settles against the same Redis.
+    assert env["LLMOPS_LEDGER_URL"] == SHARED_LEDGER_URL
+    # The router (cooldowns, rpm/tpm): the config's redis_* resolve to that Redis.
+    assert from_environment(router["redis_host"], env) == "redis.shared.svc.cluster.local"
+    assert from_environment(router["redis_password"], env) == SHARED_REDIS_PASSWORD
+    assert router["redis_port"] == 6379
+    # Host plain, password only in the Secret the pods load.
+    assert "LLMOPS_ROUTER_REDIS_HOST" in shared.litellm["envVars"]
+    assert "LLMOPS_PROXY_REDIS_PASSWORD" not in shared.litellm["envVars"]
+
+
+def test_several_pods_run_as_many_proxies_on_the_spools_node(shared: Exported) -> None:
+    values = shared.litellm
+    [term] = values["affinity"]["podAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+
+    assert values["replicaCount"] == 3
+    # Nothing else changes the count: the chart's HPA and KEDA are off.
+    assert values["autoscaling"]["enabled"] is False
+    assert values["keda"]["enabled"] is False
+    # Each pod spools in its own slot of the one claim, locked on the node that mounts it.
+    assert shared.proxy_environment()["LLMOPS_SPOOL_SLOTS"] == "on"
+    assert term["topologyKey"] == "kubernetes.io/hostname"
+    assert term["labelSelector"]["matchLabels"] == {
+        facts.LITELLM_INSTANCE_LABEL: helm_charts.LITELLM.release
+    }
+    # The chart's own Redis sets variables the kit's config does not read: not used.
+    assert "redis" not in values
+    config = shared.object("ConfigMap", helm_charts.LITELLM_CONFIGMAP)["data"]
+    for name in facts.LITELLM_CHART_REDIS_VARIABLES:
+        assert f"os.environ/{name}" not in config[helm_litellm.CONFIG_KEY]
+
+
+def test_one_pod_without_redis_keeps_its_state_and_says_so(production: Exported) -> None:
+    env = production.proxy_environment()
+
+    assert production.litellm["replicaCount"] == 1
+    assert "affinity" not in production.litellm
+    assert env["LLMOPS_LEDGER_URL"] == ""
+    assert "LLMOPS_ROUTER_REDIS_HOST" not in env
+    assert "kept per pod" in production.result.files[helm_export.LITELLM_VALUES]
+
+
+def test_several_pods_without_redis_are_refused(tmp_path: Path) -> None:
+    values = settings.load(write_env(tmp_path / ".env", LLMOPS_PROXY_REPLICAS="2"), environ={})
+
+    with pytest.raises(ConfigError, match="LLMOPS_LEDGER_URL is empty") as raised:
+        helm_export.build(values)
+
+    assert "LLMOPS_LEDGER_URL" in raised.value.fix
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("rediss://:p%40ss-0123456789@redis.example:6379/0", "scheme"),
+        ("redis://:p%40ss-0123456789@redis.example:6380/0", "port 6379"),
+        ("redis://:p%40ss-0123456789@:6379/0", "port 6379"),
+    ],
+)
+def test_a_redis_the_router_cannot_follow_is_refused_without_its_password(
+    tmp_path: Path, url: str, reason: str
+) -> None:
+    env_file = write_env(tmp_path / ".env", LLMOPS_PROXY_REPLICAS="2", LLMOPS_LEDGER_URL=url)
+
+    with pytest.raises(ConfigError, match=reason) as raised:
+        helm_export.build(settings.load(env_file, environ={}))
+
+    assert "p@ss" not in str(raised.value) and "p%40ss" not in str(raised.value)
