@@ -34,6 +34,18 @@ def spool_reports(kit: Kit, spans: int) -> None:
     kit.docker.reply("compose", "exec", "litellm", stdout=json.dumps(report) + "\n")
 
 
+def volume_reports(
+    kit: Kit, spans: dict[str, int], unreadable: dict[str, str] | None = None
+) -> None:
+    """What `spool_health.py --all` prints for a spool volume: each spool's report by name."""
+    spools = {
+        name: {"spool": f"/var/lib/llmops/spool/{name}", "backlog_spans": count}
+        for name, count in spans.items()
+    }
+    report = {"volume": "/var/lib/llmops/spool", "spools": spools, "unreadable": unreadable or {}}
+    kit.docker.reply("compose", "exec", "litellm", "--all", stdout=json.dumps(report) + "\n")
+
+
 STATUS_HEALTHY = """\
 Project kit
 ┏━━━━━━━━━━━━━━━━━━┳━━━━━━━━━┳━━━━━━━━━┳━━━━━━━━━━━━━━━━━━━━━━━━━━┓
@@ -162,24 +174,67 @@ def test_down_keeps_the_volumes_by_default(kit: Kit) -> None:
 
 
 def test_down_volumes_without_yes_and_without_a_terminal_deletes_nothing(kit: Kit) -> None:
-    spool_reports(kit, 3)
+    volume_reports(kit, {"replica-0/spool.db": 3})
     outcome = kit.run("down", "--volumes")
     assert outcome.code == 1
     assert kit.compose_calls("down") == []
     assert outcome.stderr.splitlines() == [
-        "WARN the callback's spool still holds 3 undelivered spans; deleting the volumes loses "
-        "them",
+        "WARN the callback's spools still hold 3 undelivered spans, in 1 of 1 spools "
+        "(replica-0/spool.db); deleting the volumes loses them",
         "Delete every volume of project kit (all Langfuse data)? [y/n] (n): ",
         "nothing removed; pass --yes to delete without the question",
     ]
 
 
 def test_down_volumes_deletes_after_the_user_confirms(kit: Kit) -> None:
-    spool_reports(kit, 0)
+    volume_reports(kit, {"replica-0/spool.db": 0})
     kit.docker.reply("compose", "down")
     outcome = kit.run("down", "--volumes", stdin="y\n")
     assert outcome.code == 0
     assert kit.compose_calls("down")[0][-2:] == ["down", "--volumes"]
+
+
+def test_down_volumes_counts_the_spans_of_every_replica_and_of_orphaned_slots(kit: Kit) -> None:
+    spool_reports(kit, 0)  # replica 1's own slot is empty
+    volume_reports(
+        kit,
+        {
+            "replica-0/spool.db": 0,
+            "replica-1/spool.db": 4,
+            "replica-3/spool.db": 2,  # its replica was removed by a scale-down
+        },
+    )
+    kit.docker.reply("compose", "down")
+    outcome = kit.run("down", "--volumes", "--yes")
+    assert outcome.code == 0
+    assert outcome.stderr.splitlines() == [
+        "WARN the callback's spools still hold 6 undelivered spans, in 2 of 3 spools "
+        "(replica-1/spool.db, replica-3/spool.db); deleting the volumes loses them",
+        "OK removed project kit and its volumes",
+    ]
+    [exec_call] = kit.compose_calls("exec")
+    assert exec_call[-3:] == ["python3", "/app/config/callbacks/spool_health.py", "--all"]
+
+
+def test_down_volumes_names_a_spool_it_could_not_read(kit: Kit) -> None:
+    volume_reports(
+        kit, {"replica-0/spool.db": 0}, unreadable={"replica-1/spool.db": "database is locked"}
+    )
+    kit.docker.reply("compose", "down")
+    outcome = kit.run("down", "--volumes", "--yes")
+    assert outcome.stderr.splitlines()[0] == (
+        "WARN 1 of the callback's spools are empty; 1 could not be read, their spans are not "
+        "counted: replica-1/spool.db (database is locked); deleting the volumes loses them"
+    )
+
+
+def test_down_volumes_of_an_empty_volume_says_every_trace_was_delivered(kit: Kit) -> None:
+    volume_reports(kit, {"replica-0/spool.db": 0, "replica-1/spool.db": 0})
+    kit.docker.reply("compose", "down")
+    outcome = kit.run("down", "--volumes", "--yes")
+    assert outcome.stderr.splitlines()[0] == (
+        "WARN the callback's spools are empty (2): every trace reached Langfuse"
+    )
 
 
 def test_down_volumes_with_yes_warns_that_the_backlog_is_unknown_when_unreadable(
