@@ -13,7 +13,8 @@ a scale-down left behind, which the adopters may not have drained yet.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from .compose import PROXY_SERVICE, ComposeProject
@@ -29,6 +30,7 @@ class Backlog:
     """Undelivered spans in the spool, or (spans None) why that is unknown."""
 
     spans: int | None
+    spool: str | None = None
     oldest_age_seconds: float | None = None
     last_error: str | None = None
     in_doubt_spans: int = 0
@@ -43,8 +45,9 @@ class VolumeBacklog:
     unknown. Spools are named by their path in the volume (`replica-0/spool.db`)."""
 
     spans: int | None
+    volume: str = ""
     spools: int = 0
-    holding: tuple[str, ...] = ()
+    waiting: Mapping[str, int] = field(default_factory=dict)
     unreadable: tuple[str, ...] = ()
     unknown_because: str = ""
 
@@ -67,6 +70,7 @@ def read(project: ComposeProject, *, replica: int | None = None) -> Backlog:
         report = _ask(project, HEALTH_COMMAND, replica)
         return Backlog(
             spans=int(report["backlog_spans"]),
+            spool=report.get("spool"),
             oldest_age_seconds=report.get("oldest_age_seconds"),
             last_error=report.get("last_error"),
             in_doubt_spans=int(report.get("in_doubt_spans") or 0),
@@ -88,8 +92,9 @@ def read_volume(project: ComposeProject) -> VolumeBacklog:
         unreadable = report["unreadable"].items()
         return VolumeBacklog(
             spans=sum(spans.values()),
+            volume=str(report["volume"]),
             spools=len(spans) + len(unreadable),
-            holding=tuple(name for name, count in spans.items() if count),
+            waiting={name: count for name, count in spans.items() if count},
             unreadable=tuple(f"{name} ({reason})" for name, reason in unreadable),
         )
     except KitError as error:
@@ -131,6 +136,23 @@ def describe(backlog: Backlog) -> str:
     return line
 
 
+def unheld(volume: VolumeBacklog, held: list[str | None]) -> str | None:
+    """For `status`: the spans in spools no running replica spools to (`held`, their
+    paths), which a scale-down or a restart left for the adopters; None when there are none."""
+    left = {
+        name: count
+        for name, count in volume.waiting.items()
+        if f"{volume.volume}/{name}" not in held
+    }
+    if not left:
+        return None
+    shown = ", ".join(f"{name} ({count})" for name, count in left.items())
+    return (
+        f"callback backlog of spools no running replica holds: {sum(left.values())} spans "
+        f"waiting for Langfuse in {shown}; the proxies' adopters deliver them"
+    )
+
+
 def loss_warning(backlog: VolumeBacklog) -> str:
     """What deleting the volumes would lose, for `down --volumes`."""
     if backlog.spans is None:
@@ -144,7 +166,7 @@ def loss_warning(backlog: VolumeBacklog) -> str:
         return f"the callback's spools are empty ({backlog.spools}): every trace reached Langfuse"
     line = (
         f"the callback's spools still hold {backlog.spans} undelivered spans, in "
-        f"{len(backlog.holding)} of {backlog.spools} spools ({', '.join(backlog.holding)})"
+        f"{len(backlog.waiting)} of {backlog.spools} spools ({', '.join(backlog.waiting)})"
         if backlog.spans
         else f"{backlog.spools - len(backlog.unreadable)} of the callback's spools are empty"
     )

@@ -348,3 +348,50 @@ def test_status_shows_each_replica_and_its_own_backlog(kit: Kit) -> None:
         "litellm-2: callback backlog: 4 spans waiting for Langfuse, oldest 30 s",
         "litellm-3: callback backlog: 0 spans; everything was delivered to Langfuse",
     ]
+
+
+def test_status_shows_spans_left_in_slots_no_running_replica_holds(kit: Kit) -> None:
+    lines = [ps_line(s) for s in SERVICES if s != "litellm"]
+    for number in (1, 2):
+        record = json.loads(ps_line("litellm"))
+        record.update(Name=f"kit-litellm-{number}", Names=f"kit-litellm-{number}")
+        lines.append(json.dumps(record))
+    kit.docker.reply("compose", "ps", stdout="\n".join(lines) + "\n")
+    for number, spans in ((1, 0), (2, 4)):
+        report = {
+            "spool": f"/var/lib/llmops/spool/replica-{number - 1}/spool.db",
+            "backlog_spans": spans,
+            "oldest_age_seconds": 30.0 if spans else None,
+        }
+        kit.docker.reply(
+            "compose", "exec", "--index", str(number), "litellm", stdout=json.dumps(report)
+        )
+    # replica-2 and replica-3 were left by a scale-down from 4 replicas to 2
+    volume_reports(
+        kit,
+        {
+            "replica-0/spool.db": 0,
+            "replica-1/spool.db": 4,
+            "replica-2/spool.db": 0,
+            "replica-3/spool.db": 7,
+        },
+    )
+
+    outcome = kit.run("status")
+
+    assert outcome.code == 0
+    assert outcome.stderr.splitlines() == [
+        "litellm-1: callback backlog: 0 spans; everything was delivered to Langfuse",
+        "litellm-2: callback backlog: 4 spans waiting for Langfuse, oldest 30 s",
+        "callback backlog of spools no running replica holds: 7 spans waiting for Langfuse in "
+        "replica-3/spool.db (7); the proxies' adopters deliver them",
+    ]
+
+
+def test_status_shows_no_orphaned_spans_when_every_slot_is_held(kit: Kit) -> None:
+    healthy_stack(kit)
+    report = {"spool": "/var/lib/llmops/spool/replica-0/spool.db", "backlog_spans": 2}
+    kit.docker.reply("compose", "exec", "litellm", stdout=json.dumps(report) + "\n")
+    volume_reports(kit, {"replica-0/spool.db": 2})
+    outcome = kit.run("status")
+    assert outcome.stderr == "callback backlog: 2 spans waiting for Langfuse\n"
