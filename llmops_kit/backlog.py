@@ -83,11 +83,12 @@ def read(project: ComposeProject, *, replica: int | None = None) -> Backlog:
         return Backlog(None, unknown_because=NOT_UNDERSTOOD)
 
 
-def read_volume(project: ComposeProject) -> VolumeBacklog:
+def read_volume(project: ComposeProject, *, replica: int | None = None) -> VolumeBacklog:
     """The backlog of every spool in the spool volume (every replica's slot, orphaned slots,
-    a spool from before slots), read in one exec in a running proxy container."""
+    a spool from before slots), read in one exec in a running proxy container (`replica`,
+    else compose's first)."""
     try:
-        report = _ask(project, VOLUME_HEALTH_COMMAND, None)
+        report = _ask(project, VOLUME_HEALTH_COMMAND, replica)
         spans = {name: int(health["backlog_spans"]) for name, health in report["spools"].items()}
         unreadable = report["unreadable"].items()
         return VolumeBacklog(

@@ -216,6 +216,34 @@ def test_down_volumes_counts_the_spans_of_every_replica_and_of_orphaned_slots(ki
     assert exec_call[-3:] == ["python3", "/app/config/callbacks/spool_health.py", "--all"]
 
 
+def test_down_volumes_reads_the_spools_in_a_replica_that_runs_when_the_first_does_not(
+    kit: Kit,
+) -> None:
+    lines = []
+    for number, state in ((1, "exited"), (2, "running")):
+        record = json.loads(ps_line("litellm", state=state))
+        record.update(Name=f"kit-litellm-{number}", Names=f"kit-litellm-{number}")
+        lines.append(json.dumps(record))
+    kit.docker.reply("compose", "ps", stdout="\n".join(lines) + "\n")
+    spools = {"replica-1/spool.db": {"backlog_spans": 5}}
+    report = {"volume": "/var/lib/llmops/spool", "spools": spools, "unreadable": {}}
+    kit.docker.reply(
+        "compose",
+        "exec",
+        "--index",
+        "2",
+        "litellm",
+        "--all",
+        stdout=json.dumps(report),
+    )
+    kit.docker.reply("compose", "down")
+    outcome = kit.run("down", "--volumes", "--yes")
+    assert outcome.stderr.splitlines()[0] == (
+        "WARN the callback's spools still hold 5 undelivered spans, in 1 of 1 spools "
+        "(replica-1/spool.db); deleting the volumes loses them"
+    )
+
+
 def test_down_volumes_names_a_spool_it_could_not_read(kit: Kit) -> None:
     volume_reports(
         kit, {"replica-0/spool.db": 0}, unreadable={"replica-1/spool.db": "database is locked"}
