@@ -19,6 +19,7 @@ from typing import Any
 
 from .compose import PROXY_SERVICE, ComposeProject
 from .errors import ComposeError, KitError
+from .replicas import replica_number
 
 HEALTH_COMMAND = ("python3", "/app/config/callbacks/spool_health.py")
 VOLUME_HEALTH_COMMAND = (*HEALTH_COMMAND, "--all")
@@ -102,6 +103,18 @@ def read_volume(project: ComposeProject, *, replica: int | None = None) -> Volum
         return VolumeBacklog(None, unknown_because=error.message)
     except (ValueError, KeyError, TypeError, AttributeError):
         return VolumeBacklog(None, unknown_because=NOT_UNDERSTOOD)
+
+
+def running_proxy(project: ComposeProject) -> int | None:
+    """A running proxy replica to read the spools in: compose's exec takes replica 1, which
+    may be the one that is down. None (compose's choice) when there is none or ps fails."""
+    try:
+        containers = project.ps()
+    except KitError:
+        return None
+    running = [c for c in containers if c.service == PROXY_SERVICE and c.state == "running"]
+    numbers = [replica_number(c.name) for c in running]
+    return min((n for n in numbers if n is not None), default=None)
 
 
 def _age(seconds: float) -> str:

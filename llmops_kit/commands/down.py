@@ -13,9 +13,6 @@ from pathlib import Path
 from rich.prompt import Confirm
 
 from .. import backlog, console
-from ..compose import PROXY_SERVICE, ComposeProject
-from ..errors import KitError
-from ..replicas import replica_number
 from . import open_project
 
 
@@ -28,23 +25,13 @@ def confirmed(question: str) -> bool:
         return False
 
 
-def running_proxy(project: ComposeProject) -> int | None:
-    """A running proxy replica to read the spools in: compose's exec takes replica 1, which
-    may be the one that is down. None (compose's choice) when there is none or ps fails."""
-    try:
-        containers = project.ps()
-    except KitError:
-        return None
-    running = [c for c in containers if c.service == PROXY_SERVICE and c.state == "running"]
-    numbers = [replica_number(c.name) for c in running]
-    return min((n for n in numbers if n is not None), default=None)
-
-
 def run(env_file: Path, *, volumes: bool, yes: bool) -> int:
     project = open_project(env_file)
     if volumes:
         console.warn(
-            backlog.loss_warning(backlog.read_volume(project, replica=running_proxy(project)))
+            backlog.loss_warning(
+                backlog.read_volume(project, replica=backlog.running_proxy(project))
+            )
         )
         if not yes and not confirmed(
             f"Delete every volume of project {project.name} (all Langfuse data)?"

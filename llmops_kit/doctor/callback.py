@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from ..backlog import VOLUME_HEALTH_COMMAND
+from ..backlog import VOLUME_HEALTH_COMMAND, running_proxy
 from ..compose import PROXY_SERVICE
 from ..errors import KitError
 from ..litellm_config import callbacks_module
@@ -143,7 +143,10 @@ def spool_health(ctx: DoctorContext) -> dict[str, Any]:
                 report = {"spools": {}, "unreadable": {}}
         else:
             where = "the spool volume"
-            report = json.loads(ctx.project.exec(PROXY_SERVICE, VOLUME_HEALTH_COMMAND))
+            replica = running_proxy(ctx.project)
+            report = json.loads(
+                ctx.project.exec(PROXY_SERVICE, VOLUME_HEALTH_COMMAND, index=replica)
+            )
         if not report["spools"] and not report["unreadable"]:
             raise KitError(f"no spool in {where} yet: the proxy has traced no request")
         return report
