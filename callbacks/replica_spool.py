@@ -30,7 +30,7 @@ import os
 import sqlite3
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,11 +39,10 @@ if __name__ == "__main__" and not __package__:
 
     __package__ = load_package().__name__
 
-from .spool_health import SLOT_NOTE, SPOOL_FILE_NAME, read_spool_health
+from .spool_health import SLOT_NOTE, SLOT_PREFIX, read_spool_health, spools
 
 log = logging.getLogger("llmops.callback")
 
-SLOT_PREFIX = "replica-"
 # Far above the 16 replicas the kit allows: a restart while a slot is being adopted takes
 # the next free number.
 MAX_SLOTS = 64
@@ -94,14 +93,6 @@ def claim_slot(base: Path, runtime_dir: Path) -> Slot:
             (runtime_dir / SLOT_NOTE).write_text(str(directory), encoding="utf-8")
             return Slot(directory, descriptor)
     raise NoFreeSlot(f"all {MAX_SLOTS} spool slots of {base} are held by running proxies")
-
-
-def spools(base: Path) -> Iterator[Path]:
-    """Every spool directory of the volume: the unslotted one, then each slot's."""
-    if (base / SPOOL_FILE_NAME).is_file():
-        yield base
-    slots = (path for path in base.glob(f"{SLOT_PREFIX}*") if path.is_dir())
-    yield from sorted(slots, key=lambda path: path.name)
 
 
 def backlog(spool_dir: Path) -> int:

@@ -3,9 +3,13 @@
 Runs as a script inside the proxy container, where the spool volume is:
 
     python /app/config/callbacks/spool_health.py [SPOOL_DIR]
+    python /app/config/callbacks/spool_health.py --all [VOLUME]
 
 SPOOL_DIR defaults to the proxy's own slot when it took one (replica_spool.py notes it in
-$LLMOPS_RUNTIME_DIR/spool-dir), else $LLMOPS_SPOOL_DIR.
+$LLMOPS_RUNTIME_DIR/spool-dir), else $LLMOPS_SPOOL_DIR. `--all` reports every spool of the
+volume (VOLUME, default $LLMOPS_SPOOL_DIR as compose sets it): each replica's slot, slots no
+proxy holds any more, and a spool written before slots existed, so `down --volumes` and
+`doctor` count what the other replicas and a scale-down left behind.
 
 and is imported by spool.py. Standard library only and no package-relative import, so
 both work. Opens the database read-only: reading never disturbs the delivery processes.
@@ -20,11 +24,14 @@ import os
 import sqlite3
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 SPOOL_FILE_NAME = "spool.db"
+# Each replica's slot of the shared volume is the directory `replica-<n>` (replica_spool.py).
+SLOT_PREFIX = "replica-"
+ALL_FLAG = "--all"
 # Written by replica_spool.py in the runtime directory: the slot the proxy spools to.
 SLOT_NOTE = "spool-dir"
 IN_DOUBT = "in_doubt"
@@ -86,6 +93,33 @@ def read_spool_health(spool_dir: Path) -> dict[str, Any]:
         db.close()
 
 
+def spools(base: Path) -> Iterator[Path]:
+    """Every spool directory of the volume: the unslotted one, then each slot's."""
+    if (base / SPOOL_FILE_NAME).is_file():
+        yield base
+    slots = (path for path in base.glob(f"{SLOT_PREFIX}*") if path.is_dir())
+    yield from sorted(slots, key=lambda path: path.name)
+
+
+def read_volume_health(base: Path) -> dict[str, Any]:
+    """Every spool of the volume `base`, named by its file's path relative to `base`
+    (`replica-0/spool.db`): its report, or why it could not be read. A slot whose proxy has
+    not spooled yet has no spool and is left out. FileNotFoundError without the volume."""
+    if not base.is_dir():
+        raise FileNotFoundError(f"no spool volume at {base}")
+    reports: dict[str, Any] = {}
+    unreadable: dict[str, str] = {}
+    for spool_dir in spools(base):
+        name = (spool_dir / SPOOL_FILE_NAME).relative_to(base).as_posix()
+        try:
+            reports[name] = read_spool_health(spool_dir)
+        except FileNotFoundError:
+            continue
+        except sqlite3.Error as problem:
+            unreadable[name] = str(problem)
+    return {"volume": str(base), "spools": reports, "unreadable": unreadable}
+
+
 def default_spool_dir(environ: Mapping[str, str]) -> str:
     """The running proxy's spool: its slot when it took one, else LLMOPS_SPOOL_DIR."""
     note = Path(environ.get("LLMOPS_RUNTIME_DIR") or "/nonexistent") / SLOT_NOTE
@@ -96,12 +130,20 @@ def default_spool_dir(environ: Mapping[str, str]) -> str:
 
 
 def main(argv: list[str]) -> int:
-    spool_dir = argv[0] if argv else default_spool_dir(os.environ)
+    every = argv[:1] == [ALL_FLAG]
+    if every:
+        argv = argv[1:]
+    spool_dir = argv[0] if argv else None
+    if spool_dir is None:
+        spool_dir = (
+            os.environ.get("LLMOPS_SPOOL_DIR", "") if every else default_spool_dir(os.environ)
+        )
     if not spool_dir:
         print("spool_health.py: give the spool directory or set LLMOPS_SPOOL_DIR", file=sys.stderr)
         return 1
     try:
-        report = read_spool_health(Path(spool_dir))
+        read = read_volume_health if every else read_spool_health
+        report = read(Path(spool_dir))
     except (FileNotFoundError, sqlite3.Error) as problem:
         print(f"spool_health.py: {problem}", file=sys.stderr)
         return 1

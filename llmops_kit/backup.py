@@ -144,7 +144,7 @@ def _collect(project: ComposeProject, parts: _Parts, *, timeout: float) -> None:
             parts.add("ledger", path, "budget ledger")
         else:
             parts.skip("ledger: none yet")
-    spans = backlog.read(project).spans
+    spans = backlog.read_volume(project).spans
     spools = backup_stores.spool_files(project, parts.path("spools.txt"))
     for relative in spools:
         path = parts.path(f"spool-{relative.replace('/', '-')}")

@@ -1,8 +1,9 @@
 """`down [--volumes] [--yes]`: remove the containers; with --volumes, the data too.
 
 Without --volumes every store survives for the next `start`. With it, Langfuse's data and
-the callback's spool are deleted, so the user confirms first, seeing how many traces the
-spool has not delivered yet (or that this is unknown).
+the callback's spools are deleted, so the user confirms first, seeing how many traces the
+spools of every replica (and of replicas removed since) have not delivered yet, or that
+this is unknown.
 """
 
 from __future__ import annotations
@@ -27,7 +28,11 @@ def confirmed(question: str) -> bool:
 def run(env_file: Path, *, volumes: bool, yes: bool) -> int:
     project = open_project(env_file)
     if volumes:
-        console.warn(backlog.loss_warning(backlog.read(project)))
+        console.warn(
+            backlog.loss_warning(
+                backlog.read_volume(project, replica=backlog.running_proxy(project))
+            )
+        )
         if not yes and not confirmed(
             f"Delete every volume of project {project.name} (all Langfuse data)?"
         ):

@@ -1,7 +1,9 @@
 """`status`: one row per container (state, health, ports); exit 1 when any is not ready.
 
 A replicated service (the proxy, LLMOPS_PROXY_REPLICAS) shows one row per replica, and the
-callback's backlog is shown per replica: each spools to a slot of its own.
+callback's backlog is shown per replica: each spools to a slot of its own. Spans in slots no
+running replica holds (after a scale-down) get a line of their own, when every replica's
+slot is known.
 """
 
 from __future__ import annotations
@@ -41,13 +43,21 @@ def _row_name(container: ContainerState, containers_of_service: int) -> str:
 def backlog_lines(project: ComposeProject, containers: list[ContainerState]) -> list[str]:
     """The backlog of each running proxy: one line, or one per replica when there are more."""
     proxies = [c for c in containers if c.service == PROXY_SERVICE and c.state == "running"]
-    if len(proxies) <= 1:
-        return [backlog.describe(backlog.read(project))] if proxies else []
-    return [
-        f"{_row_name(c, len(proxies))}: "
-        + backlog.describe(backlog.read(project, replica=replica_number(c.name)))
-        for c in proxies
-    ]
+    if not proxies:
+        return []
+    if len(proxies) == 1:
+        own = {"": backlog.read(project)}
+    else:
+        own = {
+            f"{_row_name(c, len(proxies))}: ": backlog.read(project, replica=replica_number(c.name))
+            for c in proxies
+        }
+    lines = [name + backlog.describe(read) for name, read in own.items()]
+    held = [read.spool for read in own.values()]
+    if None in held:
+        return lines  # a replica's slot is unknown: its spans would pass for orphaned ones
+    unheld = backlog.unheld(backlog.read_volume(project), held)
+    return lines if unheld is None else [*lines, unheld]
 
 
 def run(env_file: Path) -> int:

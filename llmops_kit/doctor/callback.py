@@ -1,7 +1,8 @@
 """The proxy's callbacks: they import the way LiteLLM imports them, and the spool drains.
 
-The spool is read with the callback's own reader (callbacks/spool_health.py): natively from
-LLMOPS_SPOOL_DIR, in the stack inside the proxy container, where the spool volume is.
+The spools are read with the callback's own reader (callbacks/spool_health.py): natively from
+LLMOPS_SPOOL_DIR, in the stack inside a proxy container, where the spool volume is, every
+replica's slot (and the slots a scale-down left behind) in one exec.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from ..backlog import HEALTH_COMMAND
+from ..backlog import VOLUME_HEALTH_COMMAND, running_proxy
 from ..compose import PROXY_SERVICE
 from ..errors import KitError
 from ..litellm_config import callbacks_module
@@ -130,18 +131,25 @@ def imports(ctx: DoctorContext, result: Verdicts) -> Finding:
 
 
 def spool_health(ctx: DoctorContext) -> dict[str, Any]:
-    """The spool's health report (once per run); KitError when it cannot be read."""
+    """Every spool's health report (once per run), as `spool_health.py --all` writes it:
+    each replica's slot and the slots a scale-down left behind. KitError when there is none."""
 
     def read() -> dict[str, Any]:
-        if not ctx.native:
-            return json.loads(ctx.project.exec(PROXY_SERVICE, HEALTH_COMMAND))
-        spool_dir = proxy_environment(ctx.settings, ctx.environ)["LLMOPS_SPOOL_DIR"]
-        try:
-            return callbacks_module("spool_health").read_spool_health(Path(spool_dir))
-        except FileNotFoundError:
-            raise KitError(
-                f"no spool in {spool_dir} yet: the proxy has traced no request"
-            ) from None
+        if ctx.native:
+            where = proxy_environment(ctx.settings, ctx.environ)["LLMOPS_SPOOL_DIR"]
+            try:
+                report = callbacks_module("spool_health").read_volume_health(Path(where))
+            except FileNotFoundError:
+                report = {"spools": {}, "unreadable": {}}
+        else:
+            where = "the spool volume"
+            replica = running_proxy(ctx.project)
+            report = json.loads(
+                ctx.project.exec(PROXY_SERVICE, VOLUME_HEALTH_COMMAND, index=replica)
+            )
+        if not report["spools"] and not report["unreadable"]:
+            raise KitError(f"no spool in {where} yet: the proxy has traced no request")
+        return report
 
     return ctx.remember("callback.spool", read)
 
@@ -155,9 +163,18 @@ def _age(seconds: float | None) -> str:
 def _read_or_skip(ctx: DoctorContext, result: Verdicts) -> dict[str, Any] | Finding:
     try:
         return spool_health(ctx)
-    except (KitError, ValueError) as error:
+    except (KitError, ValueError, KeyError, TypeError) as error:
         reason = ctx.redact(getattr(error, "message", type(error).__name__))
         return result.skip(f"cannot read the spool: {reason[:300]}")
+
+
+def _total(reports: dict[str, dict[str, Any]], field: str) -> int:
+    return sum(int(report.get(field) or 0) for report in reports.values())
+
+
+def _where(reports: dict[str, dict[str, Any]], name: str) -> str:
+    """`name: ` before a spool's figures when there is more than one spool to tell apart."""
+    return f"{name}: " if len(reports) > 1 else ""
 
 
 @group.check(
@@ -169,13 +186,17 @@ def _read_or_skip(ctx: DoctorContext, result: Verdicts) -> dict[str, Any] | Find
     "proxy's log says why its delivery process stopped",
 )
 def spool(ctx: DoctorContext, result: Verdicts) -> Finding:
-    health = _read_or_skip(ctx, result)
-    if isinstance(health, Finding):
-        return health
-    backlog = int(health.get("backlog_spans") or 0)
-    dropped = int(health.get("dropped_spans") or 0)
-    oldest = health.get("oldest_age_seconds")
-    untraced = int(health.get("dropped_events") or 0)
+    volume = _read_or_skip(ctx, result)
+    if isinstance(volume, Finding):
+        return volume
+    reports: dict[str, dict[str, Any]] = volume["spools"]
+    backlog = _total(reports, "backlog_spans")
+    dropped = _total(reports, "dropped_spans")
+    ages = [r.get("oldest_age_seconds") for r in reports.values()]
+    oldest = max((age for age in ages if age is not None), default=None)
+    untraced = _total(reports, "dropped_events")
+    holding = [name for name, report in reports.items() if report.get("backlog_spans")]
+    within = f" in {', '.join(holding)}" if len(reports) > 1 and holding else ""
     if untraced:
         return result.fail(
             f"{untraced} requests were never traced: the proxy's queue to its delivery process "
@@ -192,12 +213,20 @@ def spool(ctx: DoctorContext, result: Verdicts) -> Finding:
         )
     if backlog and oldest is not None and oldest > BACKLOG_WARN_SECONDS:
         return result.warn(
-            f"{backlog} spans waiting, the oldest for {_age(oldest)}",
+            f"{backlog} spans waiting{within}, the oldest for {_age(oldest)}",
             "See callback.delivery for why they are not delivered",
         )
+    if volume["unreadable"]:
+        shown = "; ".join(f"{name}: {reason}" for name, reason in volume["unreadable"].items())
+        return result.warn(
+            f"{backlog} spans waiting in the spools read; cannot read {ctx.redact(shown)}",
+            f"{ctx.kit_command('logs', PROXY_SERVICE, '--tail', '200')} shows what holds or "
+            "damaged that spool",
+        )
+    since = f"the {len(reports)} spools were" if len(reports) > 1 else "the spool was"
     return result.ok(
-        f"{backlog} spans waiting; {health.get('delivered', 0)} delivered since the spool "
-        "was created"
+        f"{backlog} spans waiting{within}; {_total(reports, 'delivered')} delivered since "
+        f"{since} created"
     )
 
 
@@ -233,30 +262,36 @@ def _read_api_fix(ctx: DoctorContext) -> str:
     "fix the keys as langfuse.auth says; read API failing: see langfuse-web's log",
 )
 def delivery(ctx: DoctorContext, result: Verdicts) -> Finding:
-    health = _read_or_skip(ctx, result)
-    if isinstance(health, Finding):
-        return health
-    error = health.get("last_error") or ""
-    error_age = health.get("last_error_age_seconds")
-    delivered_age = health.get("last_delivery_age_seconds")
-    backlog = int(health.get("backlog_spans") or 0)
-    failing = bool(error) and (delivered_age is None or error_age < delivered_age)
-    if failing and backlog:
-        return result.fail(
-            f"{backlog} spans wait for Langfuse (oldest {_age(health.get('oldest_age_seconds'))})"
-            f"; the last export failed {_age(error_age)} ago: {ctx.redact(error)}",
-            _delivery_fix(ctx, error),
-        )
-    check_error = health.get("in_doubt_check_error")
-    if check_error:
-        waiting = _age(health.get("in_doubt_oldest_age_seconds"))
-        return result.warn(
-            f"{health.get('in_doubt_spans', 0)} spans sent without an answer have waited "
-            f"{waiting} because Langfuse's read API cannot confirm whether it has them "
-            f"({ctx.redact(check_error)}); new traces keep flowing, and these are sent again "
-            "(a possible duplicate) after a bounded wait",
-            _read_api_fix(ctx),
-        )
-    if delivered_age is None:
+    volume = _read_or_skip(ctx, result)
+    if isinstance(volume, Finding):
+        return volume
+    reports: dict[str, dict[str, Any]] = volume["spools"]
+    for name, health in reports.items():
+        error = health.get("last_error") or ""
+        error_age = health.get("last_error_age_seconds")
+        delivered_age = health.get("last_delivery_age_seconds")
+        backlog = int(health.get("backlog_spans") or 0)
+        failing = bool(error) and (delivered_age is None or error_age < delivered_age)
+        if failing and backlog:
+            return result.fail(
+                f"{_where(reports, name)}{backlog} spans wait for Langfuse (oldest "
+                f"{_age(health.get('oldest_age_seconds'))}); the last export failed "
+                f"{_age(error_age)} ago: {ctx.redact(error)}",
+                _delivery_fix(ctx, error),
+            )
+    for name, health in reports.items():
+        check_error = health.get("in_doubt_check_error")
+        if check_error:
+            waiting = _age(health.get("in_doubt_oldest_age_seconds"))
+            return result.warn(
+                f"{_where(reports, name)}{health.get('in_doubt_spans', 0)} spans sent without "
+                f"an answer have waited {waiting} because Langfuse's read API cannot confirm "
+                f"whether it has them ({ctx.redact(check_error)}); new traces keep flowing, "
+                "and these are sent again (a possible duplicate) after a bounded wait",
+                _read_api_fix(ctx),
+            )
+    ages = [r.get("last_delivery_age_seconds") for r in reports.values()]
+    delivered = [age for age in ages if age is not None]
+    if not delivered:
         return result.ok("nothing delivered yet, and no export error")
-    return result.ok(f"last delivery {_age(delivered_age)} ago")
+    return result.ok(f"last delivery {_age(min(delivered))} ago")

@@ -34,6 +34,18 @@ def spool_reports(kit: Kit, spans: int) -> None:
     kit.docker.reply("compose", "exec", "litellm", stdout=json.dumps(report) + "\n")
 
 
+def volume_reports(
+    kit: Kit, spans: dict[str, int], unreadable: dict[str, str] | None = None
+) -> None:
+    """What `spool_health.py --all` prints for a spool volume: each spool's report by name."""
+    spools = {
+        name: {"spool": f"/var/lib/llmops/spool/{name}", "backlog_spans": count}
+        for name, count in spans.items()
+    }
+    report = {"volume": "/var/lib/llmops/spool", "spools": spools, "unreadable": unreadable or {}}
+    kit.docker.reply("compose", "exec", "litellm", "--all", stdout=json.dumps(report) + "\n")
+
+
 STATUS_HEALTHY = """\
 Project kit
 ┏━━━━━━━━━━━━━━━━━━┳━━━━━━━━━┳━━━━━━━━━┳━━━━━━━━━━━━━━━━━━━━━━━━━━┓
@@ -162,24 +174,95 @@ def test_down_keeps_the_volumes_by_default(kit: Kit) -> None:
 
 
 def test_down_volumes_without_yes_and_without_a_terminal_deletes_nothing(kit: Kit) -> None:
-    spool_reports(kit, 3)
+    volume_reports(kit, {"replica-0/spool.db": 3})
     outcome = kit.run("down", "--volumes")
     assert outcome.code == 1
     assert kit.compose_calls("down") == []
     assert outcome.stderr.splitlines() == [
-        "WARN the callback's spool still holds 3 undelivered spans; deleting the volumes loses "
-        "them",
+        "WARN the callback's spools still hold 3 undelivered spans, in 1 of 1 spools "
+        "(replica-0/spool.db); deleting the volumes loses them",
         "Delete every volume of project kit (all Langfuse data)? [y/n] (n): ",
         "nothing removed; pass --yes to delete without the question",
     ]
 
 
 def test_down_volumes_deletes_after_the_user_confirms(kit: Kit) -> None:
-    spool_reports(kit, 0)
+    volume_reports(kit, {"replica-0/spool.db": 0})
     kit.docker.reply("compose", "down")
     outcome = kit.run("down", "--volumes", stdin="y\n")
     assert outcome.code == 0
     assert kit.compose_calls("down")[0][-2:] == ["down", "--volumes"]
+
+
+def test_down_volumes_counts_the_spans_of_every_replica_and_of_orphaned_slots(kit: Kit) -> None:
+    spool_reports(kit, 0)  # replica 1's own slot is empty
+    volume_reports(
+        kit,
+        {
+            "replica-0/spool.db": 0,
+            "replica-1/spool.db": 4,
+            "replica-3/spool.db": 2,  # its replica was removed by a scale-down
+        },
+    )
+    kit.docker.reply("compose", "down")
+    outcome = kit.run("down", "--volumes", "--yes")
+    assert outcome.code == 0
+    assert outcome.stderr.splitlines() == [
+        "WARN the callback's spools still hold 6 undelivered spans, in 2 of 3 spools "
+        "(replica-1/spool.db, replica-3/spool.db); deleting the volumes loses them",
+        "OK removed project kit and its volumes",
+    ]
+    [exec_call] = kit.compose_calls("exec")
+    assert exec_call[-3:] == ["python3", "/app/config/callbacks/spool_health.py", "--all"]
+
+
+def test_down_volumes_reads_the_spools_in_a_replica_that_runs_when_the_first_does_not(
+    kit: Kit,
+) -> None:
+    lines = []
+    for number, state in ((1, "exited"), (2, "running")):
+        record = json.loads(ps_line("litellm", state=state))
+        record.update(Name=f"kit-litellm-{number}", Names=f"kit-litellm-{number}")
+        lines.append(json.dumps(record))
+    kit.docker.reply("compose", "ps", stdout="\n".join(lines) + "\n")
+    spools = {"replica-1/spool.db": {"backlog_spans": 5}}
+    report = {"volume": "/var/lib/llmops/spool", "spools": spools, "unreadable": {}}
+    kit.docker.reply(
+        "compose",
+        "exec",
+        "--index",
+        "2",
+        "litellm",
+        "--all",
+        stdout=json.dumps(report),
+    )
+    kit.docker.reply("compose", "down")
+    outcome = kit.run("down", "--volumes", "--yes")
+    assert outcome.stderr.splitlines()[0] == (
+        "WARN the callback's spools still hold 5 undelivered spans, in 1 of 1 spools "
+        "(replica-1/spool.db); deleting the volumes loses them"
+    )
+
+
+def test_down_volumes_names_a_spool_it_could_not_read(kit: Kit) -> None:
+    volume_reports(
+        kit, {"replica-0/spool.db": 0}, unreadable={"replica-1/spool.db": "database is locked"}
+    )
+    kit.docker.reply("compose", "down")
+    outcome = kit.run("down", "--volumes", "--yes")
+    assert outcome.stderr.splitlines()[0] == (
+        "WARN 1 of the callback's spools are empty; 1 could not be read, their spans are not "
+        "counted: replica-1/spool.db (database is locked); deleting the volumes loses them"
+    )
+
+
+def test_down_volumes_of_an_empty_volume_says_every_trace_was_delivered(kit: Kit) -> None:
+    volume_reports(kit, {"replica-0/spool.db": 0, "replica-1/spool.db": 0})
+    kit.docker.reply("compose", "down")
+    outcome = kit.run("down", "--volumes", "--yes")
+    assert outcome.stderr.splitlines()[0] == (
+        "WARN the callback's spools are empty (2): every trace reached Langfuse"
+    )
 
 
 def test_down_volumes_with_yes_warns_that_the_backlog_is_unknown_when_unreadable(
@@ -293,3 +376,50 @@ def test_status_shows_each_replica_and_its_own_backlog(kit: Kit) -> None:
         "litellm-2: callback backlog: 4 spans waiting for Langfuse, oldest 30 s",
         "litellm-3: callback backlog: 0 spans; everything was delivered to Langfuse",
     ]
+
+
+def test_status_shows_spans_left_in_slots_no_running_replica_holds(kit: Kit) -> None:
+    lines = [ps_line(s) for s in SERVICES if s != "litellm"]
+    for number in (1, 2):
+        record = json.loads(ps_line("litellm"))
+        record.update(Name=f"kit-litellm-{number}", Names=f"kit-litellm-{number}")
+        lines.append(json.dumps(record))
+    kit.docker.reply("compose", "ps", stdout="\n".join(lines) + "\n")
+    for number, spans in ((1, 0), (2, 4)):
+        report = {
+            "spool": f"/var/lib/llmops/spool/replica-{number - 1}/spool.db",
+            "backlog_spans": spans,
+            "oldest_age_seconds": 30.0 if spans else None,
+        }
+        kit.docker.reply(
+            "compose", "exec", "--index", str(number), "litellm", stdout=json.dumps(report)
+        )
+    # replica-2 and replica-3 were left by a scale-down from 4 replicas to 2
+    volume_reports(
+        kit,
+        {
+            "replica-0/spool.db": 0,
+            "replica-1/spool.db": 4,
+            "replica-2/spool.db": 0,
+            "replica-3/spool.db": 7,
+        },
+    )
+
+    outcome = kit.run("status")
+
+    assert outcome.code == 0
+    assert outcome.stderr.splitlines() == [
+        "litellm-1: callback backlog: 0 spans; everything was delivered to Langfuse",
+        "litellm-2: callback backlog: 4 spans waiting for Langfuse, oldest 30 s",
+        "callback backlog of spools no running replica holds: 7 spans waiting for Langfuse in "
+        "replica-3/spool.db (7); the proxies' adopters deliver them",
+    ]
+
+
+def test_status_shows_no_orphaned_spans_when_every_slot_is_held(kit: Kit) -> None:
+    healthy_stack(kit)
+    report = {"spool": "/var/lib/llmops/spool/replica-0/spool.db", "backlog_spans": 2}
+    kit.docker.reply("compose", "exec", "litellm", stdout=json.dumps(report) + "\n")
+    volume_reports(kit, {"replica-0/spool.db": 2})
+    outcome = kit.run("status")
+    assert outcome.stderr == "callback backlog: 2 spans waiting for Langfuse\n"
