@@ -68,13 +68,22 @@ def port_holder(port: int, proc: Path = Path("/proc")) -> str | None:
         return None
     for fd_dir in proc.glob("[0-9]*/fd"):
         try:
-            if any(str(fd.readlink()) in inodes for fd in fd_dir.iterdir()):
+            if any(_fd_target(fd) in inodes for fd in fd_dir.iterdir()):
                 pid = fd_dir.parent.name
                 name = (fd_dir.parent / "comm").read_text().strip()
                 return f"{name} (pid {pid})"
-        except OSError:
+        except OSError:  # the process ended meanwhile
             continue
     return None
+
+
+def _fd_target(fd: Path) -> str:
+    """What a descriptor points to; "" when it was closed between listing and reading (a busy
+    process, the listener among them, opens and closes descriptors all the time)."""
+    try:
+        return str(fd.readlink())
+    except OSError:
+        return ""
 
 
 def ports_held_by(project: ComposeProject) -> set[int]:

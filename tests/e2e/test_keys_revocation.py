@@ -19,6 +19,7 @@ import yaml
 
 from llmops_kit import settings
 from llmops_kit.errors import KitError
+from llmops_kit.replicas import BALANCER_SERVICE
 from tests.e2e.stack import StackEnv, write_stack_env
 from tests.e2e.testbed.image import HostPaths
 
@@ -59,7 +60,8 @@ def keys_stack(
     values["LLMOPS_KEYS_FILE"] = "keys/keys.yml"
     settings.write_env_file(stack.env_file, settings.render_env(values))
     try:
-        stack.project.up(["litellm"])
+        # The balancer owns the proxy port; it starts the proxy it depends on.
+        stack.project.up([BALANCER_SERVICE])
         deadline = time.monotonic() + READY_TIMEOUT_S
         while _models_status(stack, ALICE["key"]) != 200:
             if time.monotonic() > deadline:
