@@ -7,6 +7,8 @@
     d  c with the kit's production settings (PRODUCTION_ENVIRONMENT)
     e  c, the requests sent with a developer key that has a budget and an rpm limit, so every
        request is admitted and settled in the SQLite ledger (callbacks/limits.py)
+    f  c, the requests sent with a developer key without limits: e/f is what the limits cost,
+       where e/c also holds what LiteLLM does for any non-admin key
 
 b keeps the kit's other callbacks and swaps only the logging callback, so c/b compares the
 two loggers and nothing else. Every configuration runs the same routes, retry policy and
@@ -50,8 +52,8 @@ class Configuration:
     title: str
     callbacks: tuple[str, ...]
     environment: Mapping[str, str] = field(default_factory=dict)
-    # Send with a keys-file key that has limits (LIMITED_KEY) instead of the master key.
-    limited_key: bool = False
+    # Send with this keys-file entry (a developer key) instead of the master key.
+    developer_key: Mapping[str, object] | None = None
 
     @property
     def exports_traces(self) -> bool:
@@ -89,7 +91,10 @@ def configurations() -> dict[str, Configuration]:
         "b": Configuration("b", "stock langfuse_otel", stock),
         "c": Configuration("c", "kit callback", kit),
         "d": Configuration("d", "kit callback, production settings", kit, PRODUCTION_ENVIRONMENT),
-        "e": Configuration("e", "kit callback, a key with limits", kit, limited_key=True),
+        "e": Configuration("e", "kit callback, a key with limits", kit, developer_key=LIMITED_KEY),
+        "f": Configuration(
+            "f", "kit callback, a key without limits", kit, developer_key=UNLIMITED_KEY
+        ),
     }
 
 
@@ -101,3 +106,4 @@ LIMITED_KEY = {
     "rpm": 1_000_000,
 }
 LIMITED_TEAMS = {"bench": {"budget_usd": 1_000_000}}
+UNLIMITED_KEY = {"user": "bench@example.com"}

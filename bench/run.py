@@ -42,7 +42,7 @@ from tests.fakes.langfuse.harness import LangfuseStandIn, running_langfuse
 from tests.integration.proxy_harness import RunningProxy, isolated_environment, start_proxy
 
 from . import report, table
-from .configs import LIMITED_KEY, LIMITED_TEAMS, Configuration, configurations
+from .configs import LIMITED_TEAMS, Configuration, configurations
 from .measure import REPO_ROOT, Phase, Target, run_phase
 from .payload import DEFAULT_PROMPT_KB, chat_body
 
@@ -112,8 +112,8 @@ class Bench:
         work_dir = self.work / f"{configuration.key}-{round_number}"
         environment = configuration.proxy_environment(self.langfuse)
         key = None
-        if configuration.limited_key:
-            key, environment = _limited_key(work_dir, environment)
+        if configuration.developer_key is not None:
+            key, environment = _developer_key(work_dir, environment, configuration.developer_key)
         with start_proxy(
             self.bedrock,
             work_dir,
@@ -215,11 +215,13 @@ class Bench:
         return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def _limited_key(work_dir: Path, environment: dict[str, str]) -> tuple[str, dict[str, str]]:
-    """A keys file with one key that has limits, and the environment that points at it."""
+def _developer_key(
+    work_dir: Path, environment: dict[str, str], entry: Mapping[str, object]
+) -> tuple[str, dict[str, str]]:
+    """A keys file with this one developer key, and the environment that points at it."""
     work_dir.mkdir(parents=True, exist_ok=True)
     key = "sk-bench-" + secrets.token_hex(16)
-    keys = {"teams": LIMITED_TEAMS, "keys": [{"key": key, **LIMITED_KEY}]}
+    keys = {"teams": LIMITED_TEAMS, "keys": [{"key": key, **entry}]}
     keys_file = work_dir / "keys.yml"
     keys_file.write_text(yaml.safe_dump(keys), encoding="utf-8")
     keys_file.chmod(0o600)
@@ -336,7 +338,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--configs",
         default="abcd",
-        help="which configurations to run, e.g. 'ac' (default: all, abcd)",
+        help="configurations to run, e.g. 'ac' (default abcd; e, f: keys with, without limits)",
     )
     parser.add_argument(
         "--prompt-kb",

@@ -21,7 +21,6 @@ COLUMNS = (
     ("RSS MB", "rss_mb"),
     ("loadgen CPU%", "loadgen_cpu_percent_max"),
 )
-NO_TARGET = "(no target; below 1 means the production settings cut the proxy's own overhead)"
 
 
 def cell(figure: Mapping[str, float | None]) -> str:
@@ -106,7 +105,11 @@ def render(report: Mapping[str, Any]) -> str:
         f"(delivery process: {_number(callback.get('delivery_cpu_ms_per_100kb'))} ms)"
     )
     for ratio in report["ratios"]:
-        verdict = f"target {ratio['target']}: {ratio['status']}" if ratio["target"] else NO_TARGET
+        verdict = (
+            f"target {ratio['target']}: {ratio['status']}"
+            if ratio["target"]
+            else f"(no target; {ratio.get('meaning', 'shown, not judged')})"
+        )
         lines.append(
             f"{ratio['name']}: {_number(ratio['median'])} "
             f"(min {_number(ratio['min'])}, max {_number(ratio['max'])})   {verdict}"
