@@ -144,6 +144,13 @@ def _checked(
     return done.returncode
 
 
+def _one_off(service: str, program: str, *args: str, user: str | None = None) -> list[str]:
+    """`docker compose run` of `program` in a throwaway container of `service`'s image and
+    volumes, without its dependencies: for a store whose server is stopped."""
+    as_user = ["--user", user] if user else []
+    return ["run", "--rm", "--no-deps", "-T", *as_user, "--entrypoint", program, service, *args]
+
+
 def _text(project: ComposeProject, args: Sequence[str], scratch: Path) -> str:
     _checked(project, args, stdout=scratch)
     try:
@@ -266,21 +273,7 @@ def dump_clickhouse(project: ComposeProject, out: Path, *, timeout: float) -> st
     try:
         _checked(
             project,
-            [
-                "run",
-                "--rm",
-                "--no-deps",
-                "-T",
-                "--entrypoint",
-                "tar",
-                CLICKHOUSE,
-                "--numeric-owner",
-                "-C",
-                CLICKHOUSE_DATA,
-                "-cf",
-                "-",
-                ".",
-            ],
+            _one_off(CLICKHOUSE, "tar", "--numeric-owner", "-C", CLICKHOUSE_DATA, "-cf", "-", "."),
             stdout=out,
         )
     finally:
@@ -297,19 +290,7 @@ def restore_clickhouse(project: ComposeProject, data: Path) -> None:
     )
     _checked(
         project,
-        [
-            "run",
-            "--rm",
-            "--no-deps",
-            "-T",
-            "--user",
-            "0:0",
-            "--entrypoint",
-            "sh",
-            CLICKHOUSE,
-            "-c",
-            script,
-        ],
+        _one_off(CLICKHOUSE, "sh", "-c", script, user="0:0"),
         stdin=data,
     )
 
@@ -415,17 +396,6 @@ def restore_sqlite(project: ComposeProject, path: str, data: Path) -> None:
     """Put the database in the proxy's volume (the proxy is stopped)."""
     _checked(
         project,
-        [
-            "run",
-            "--rm",
-            "--no-deps",
-            "-T",
-            "--entrypoint",
-            "python3",
-            PROXY_SERVICE,
-            "-c",
-            _SQLITE_LOAD,
-            path,
-        ],
+        _one_off(PROXY_SERVICE, "python3", "-c", _SQLITE_LOAD, path),
         stdin=data,
     )

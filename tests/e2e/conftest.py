@@ -45,6 +45,8 @@ def engine_ready() -> bool:
     return engine.engine_reachable() and engine.compose_version() is not None
 
 
+# First: pytest-xdist's own hook reads the xdist_group marks to group the tests.
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if E2E_DIR in Path(item.path).parents:

@@ -38,8 +38,9 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture
-def kit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Kit:
+def stack_kit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Kit:
+    """A kit with a fresh .env on free ports, a healthy engine with room, compose v2, and no
+    container yet: what `start` meets on a new machine."""
     kit = make_kit(tmp_path, monkeypatch)
     kit.set(
         COMPOSE_PROJECT_NAME="kit",
@@ -52,9 +53,15 @@ def kit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Kit:
     data_root.mkdir()
     engine_info(kit, memory=8 * GIB, data_root=data_root)
     kit.docker.reply("compose", "version", "--short", stdout="2.40.3\n")
+    kit.docker.reply("compose", "ps", stdout="")
+    return kit
+
+
+@pytest.fixture
+def kit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Kit:
+    kit = stack_kit(tmp_path, monkeypatch)
     kit.docker.reply("compose", "config", "--format", "json", stdout=config_model(ports(kit)))
     kit.docker.reply("compose", "config", "--services", stdout="\n".join(SERVICES) + "\n")
-    kit.docker.reply("compose", "ps", stdout="")
     kit.docker.reply("compose", "up")
     return kit
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from llmops_kit import image_pull, settings
-from tests.unit.cli_harness import SERVICES, Kit, make_kit
-from tests.unit.test_cli_start import GIB, engine_info, free_port
+from llmops_kit import image_pull
+from tests.unit.cli_harness import SERVICES, Kit
+from tests.unit.test_cli_start import stack_kit
 
 MINIO = (
     "cgr.dev/chainguard/minio"
@@ -134,24 +134,12 @@ def test_registry_of_follows_docker_reference_rules(image: str, registry: str) -
 
 @pytest.fixture
 def kit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Kit:
-    kit = make_kit(tmp_path, monkeypatch)
-    kit.set(
-        COMPOSE_PROJECT_NAME="kit",
-        LANGFUSE_WEB_PORT=str(free_port()),
-        LITELLM_PORT=str(free_port()),
-        MINIO_S3_PORT=str(free_port()),
-    )
-    settings.init_env(kit.env_file)
-    data_root = tmp_path / "docker-data"
-    data_root.mkdir()
-    engine_info(kit, memory=8 * GIB, data_root=data_root)
+    kit = stack_kit(tmp_path, monkeypatch)
     model = {
         "name": "kit",
         "services": {s: {"image": IMAGES.get(s, "redis:7.4.11")} for s in SERVICES},
     }
-    kit.docker.reply("compose", "version", "--short", stdout="2.40.3\n")
     kit.docker.reply("compose", "config", "--format", "json", stdout=json.dumps(model))
-    kit.docker.reply("compose", "ps", stdout="")
     return kit
 
 
