@@ -8,6 +8,7 @@ replica's slot (and the slots a scale-down left behind) in one exec.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import tempfile
@@ -230,9 +231,12 @@ def spool(ctx: DoctorContext, result: Verdicts) -> Finding:
     )
 
 
+_REFUSED_KEYS = re.compile(r"\b(401|403)\b|unauthor|rejected|forbidden", re.IGNORECASE)
+
+
 def _delivery_fix(ctx: DoctorContext, error: str) -> str:
-    lowered = error.lower()
-    if any(word in lowered for word in ("401", "403", "unauthor", "rejected", "forbidden")):
+    # Status codes as whole words: a port such as :40371 must not read as a 403.
+    if _REFUSED_KEYS.search(error):
         return "Langfuse refuses the keys: apply the fix of langfuse.auth"
     where = ctx.settings.get("LANGFUSE_HOST", "")
     start = (
